@@ -1,0 +1,583 @@
+/* The analysis result model: histograms, builders, canonical order, JSON. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "result.h"
+#include "util.h"
+
+const char *const vw_state_names[VS_NR] = {
+	"guest", "guest_l2", "hypervisor", "vmm", "preempted", "idle", "unknown", "running",
+};
+
+const char *const vw_reason_names[WR_NR] = {
+	"timer", "ipi", "disk", "net", "device", "unknown",
+};
+
+const char *const vw_preempt_kind_names[3] = { "same_vm", "other_vm", "host" };
+
+int vw_reason_parse(const char *s)
+{
+	for (int i = 0; i < WR_NR; i++)
+		if (!strcmp(s, vw_reason_names[i]))
+			return i;
+	return -1;
+}
+
+/* ---- histogram ---- */
+
+static void hist_index(uint64_t v, unsigned int *chunk, unsigned int *sub)
+{
+	unsigned int e;
+
+	if (v < HIST_SUB) {
+		*chunk = 0;
+		*sub = (unsigned int)v;
+		return;
+	}
+	e = 63 - (unsigned int)__builtin_clzll(v);
+	*chunk = e - HIST_SUB_BITS + 1;
+	*sub = (unsigned int)(v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1);
+}
+
+/* Largest value that falls into bucket (chunk, sub). */
+static uint64_t hist_upper(unsigned int chunk, unsigned int sub)
+{
+	unsigned int e;
+	uint64_t lo, width;
+
+	if (!chunk)
+		return sub;
+	e = chunk + HIST_SUB_BITS - 1;
+	width = 1ULL << (e - HIST_SUB_BITS);
+	lo = (1ULL << e) + (uint64_t)sub * width;
+	return lo + width - 1;
+}
+
+void hist_add(struct vw_hist *h, uint64_t v)
+{
+	unsigned int c, s;
+
+	hist_index(v, &c, &s);
+	if (!h->chunk[c])
+		h->chunk[c] = xcalloc(HIST_SUB, sizeof(uint64_t));
+	h->chunk[c][s]++;
+	h->count++;
+	h->total += v;
+	if (v > h->max)
+		h->max = v;
+}
+
+void hist_merge(struct vw_hist *dst, const struct vw_hist *src)
+{
+	for (unsigned int c = 0; c < HIST_CHUNKS; c++) {
+		if (!src->chunk[c])
+			continue;
+		if (!dst->chunk[c])
+			dst->chunk[c] = xcalloc(HIST_SUB, sizeof(uint64_t));
+		for (unsigned int s = 0; s < HIST_SUB; s++)
+			dst->chunk[c][s] += src->chunk[c][s];
+	}
+	dst->count += src->count;
+	dst->total += src->total;
+	if (src->max > dst->max)
+		dst->max = src->max;
+}
+
+uint64_t hist_pct(const struct vw_hist *h, unsigned int pct)
+{
+	uint64_t rank, seen = 0;
+
+	if (!h->count)
+		return 0;
+	rank = (h->count * pct + 99) / 100;
+	if (!rank)
+		rank = 1;
+	for (unsigned int c = 0; c < HIST_CHUNKS; c++) {
+		if (!h->chunk[c])
+			continue;
+		for (unsigned int s = 0; s < HIST_SUB; s++) {
+			seen += h->chunk[c][s];
+			if (seen >= rank)
+				return MIN(hist_upper(c, s), h->max);
+		}
+	}
+	return h->max;
+}
+
+void hist_free(struct vw_hist *h)
+{
+	for (unsigned int c = 0; c < HIST_CHUNKS; c++)
+		free(h->chunk[c]);
+	memset(h, 0, sizeof(*h));
+}
+
+/* ---- builders ---- */
+
+struct vw_vm *res_vm(struct vw_result *r, int pid)
+{
+	struct vw_vm *vm;
+
+	for (int i = 0; i < r->nr_vms; i++)
+		if (r->vms[i]->pid == pid)
+			return r->vms[i];
+	vm = xcalloc(1, sizeof(*vm));
+	vm->pid = pid;
+	r->vms = xrealloc(r->vms, (r->nr_vms + 1) * sizeof(*r->vms));
+	r->vms[r->nr_vms++] = vm;
+	return vm;
+}
+
+static struct vw_vcpu *vcpu_alloc(int vcpu, int tid)
+{
+	struct vw_vcpu *v = xcalloc(1, sizeof(*v));
+
+	v->vcpu = vcpu;
+	v->tid = tid;
+	return v;
+}
+
+struct vw_vcpu *res_vcpu_new(struct vw_vm *vm, int vcpu, int tid)
+{
+	struct vw_vcpu *v = vcpu_alloc(vcpu, tid);
+
+	vm->vcpus = xrealloc(vm->vcpus, (vm->nr_vcpus + 1) * sizeof(*vm->vcpus));
+	vm->vcpus[vm->nr_vcpus++] = v;
+	return v;
+}
+
+struct vw_nested *res_nested(struct vw_vm *vm, const char *id)
+{
+	struct vw_nested *n;
+
+	for (int i = 0; i < vm->nr_nested; i++)
+		if (!strcmp(vm->nested[i].id, id))
+			return &vm->nested[i];
+	vm->nested = xrealloc(vm->nested, (vm->nr_nested + 1) * sizeof(*vm->nested));
+	n = &vm->nested[vm->nr_nested++];
+	memset(n, 0, sizeof(*n));
+	n->id = xstrdup(id);
+	return n;
+}
+
+struct vw_vcpu *res_nested_vcpu(struct vw_nested *n, const char *key, int vcpu, int tid)
+{
+	struct vw_vcpu *v;
+
+	for (int i = 0; i < n->nr_vcpus; i++)
+		if (!strcmp(n->vcpus[i]->key, key))
+			return n->vcpus[i];
+	v = vcpu_alloc(vcpu, tid);
+	v->key = xstrdup(key);
+	n->vcpus = xrealloc(n->vcpus, (n->nr_vcpus + 1) * sizeof(*n->vcpus));
+	n->vcpus[n->nr_vcpus++] = v;
+	return v;
+}
+
+struct vw_exit *res_exit(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name)
+{
+	struct vw_exit *e;
+
+	for (int i = 0; i < v->nr_exits; i++)
+		if (v->exits[i].isa == isa && v->exits[i].code == code)
+			return &v->exits[i];
+	v->exits = xrealloc(v->exits, (v->nr_exits + 1) * sizeof(*v->exits));
+	e = &v->exits[v->nr_exits++];
+	memset(e, 0, sizeof(*e));
+	e->isa = isa;
+	e->code = code;
+	if (name) {
+		e->name = xstrdup(name);
+	} else {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "code %u", code);
+		e->name = xstrdup(buf);
+	}
+	return e;
+}
+
+void res_add_preempt(struct vw_vcpu *v, int tid, const char *comm,
+		     enum vw_preempt_kind kind, uint64_t ns)
+{
+	struct vw_preemptor *p;
+
+	for (int i = 0; i < v->nr_preemptors; i++) {
+		if (v->preemptors[i].tid == tid) {
+			v->preemptors[i].total_ns += ns;
+			return;
+		}
+	}
+	v->preemptors = xrealloc(v->preemptors, (v->nr_preemptors + 1) * sizeof(*p));
+	p = &v->preemptors[v->nr_preemptors++];
+	memset(p, 0, sizeof(*p));
+	p->tid = tid;
+	snprintf(p->comm, sizeof(p->comm), "%s", comm ? comm : "");
+	p->kind = kind;
+	p->total_ns = ns;
+}
+
+static struct vw_source *source_get(struct vw_source **arr, int *nr, int key, int gsi)
+{
+	struct vw_source *s;
+
+	for (int i = 0; i < *nr; i++)
+		if ((*arr)[i].key == key && (*arr)[i].gsi == gsi)
+			return &(*arr)[i];
+	*arr = xrealloc(*arr, (*nr + 1) * sizeof(**arr));
+	s = &(*arr)[(*nr)++];
+	memset(s, 0, sizeof(*s));
+	s->key = key;
+	s->gsi = gsi;
+	return s;
+}
+
+void res_add_wait(struct vw_vcpu *v, enum vw_reason reason, uint64_t ns,
+		  int source_key, int gsi)
+{
+	hist_add(&v->waits[reason], ns);
+	if (reason == WR_IPI && source_key >= 0)
+		hist_add(&source_get(&v->ipi_from, &v->nr_ipi_from, source_key, -1)->hist, ns);
+	else if (reason == WR_DEVICE)
+		hist_add(&source_get(&v->devices, &v->nr_devices, source_key, gsi)->hist, ns);
+}
+
+void res_add_state(struct vw_vcpu *v, enum vw_state state, uint64_t ns)
+{
+	v->states_ns[state] += ns;
+	hist_add(&v->state_hist[state], ns);
+}
+
+/* ---- canonical order ---- */
+
+static int cmp_exit(const void *a, const void *b)
+{
+	const struct vw_exit *x = a, *y = b;
+
+	if (x->hist.count != y->hist.count)
+		return x->hist.count > y->hist.count ? -1 : 1;
+	if (x->isa != y->isa)
+		return x->isa < y->isa ? -1 : 1;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+static int cmp_preemptor(const void *a, const void *b)
+{
+	const struct vw_preemptor *x = a, *y = b;
+
+	if (x->total_ns != y->total_ns)
+		return x->total_ns > y->total_ns ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static int cmp_source(const void *a, const void *b)
+{
+	const struct vw_source *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->gsi < y->gsi ? -1 : x->gsi > y->gsi;
+}
+
+static int cmp_vcpu(const void *a, const void *b)
+{
+	const struct vw_vcpu *x = *(struct vw_vcpu *const *)a, *y = *(struct vw_vcpu *const *)b;
+
+	if (x->key && y->key && strcmp(x->key, y->key))
+		return strcmp(x->key, y->key);
+	if (x->vcpu != y->vcpu)
+		return (unsigned int)x->vcpu < (unsigned int)y->vcpu ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static int cmp_vm(const void *a, const void *b)
+{
+	const struct vw_vm *x = *(struct vw_vm *const *)a, *y = *(struct vw_vm *const *)b;
+
+	return (unsigned int)x->pid < (unsigned int)y->pid ? -1 :
+	       (unsigned int)x->pid > (unsigned int)y->pid;
+}
+
+static int cmp_nested(const void *a, const void *b)
+{
+	return strcmp(((const struct vw_nested *)a)->id, ((const struct vw_nested *)b)->id);
+}
+
+static void vcpu_finish(struct vw_vcpu *v)
+{
+	qsort(v->exits, v->nr_exits, sizeof(*v->exits), cmp_exit);
+	qsort(v->preemptors, v->nr_preemptors, sizeof(*v->preemptors), cmp_preemptor);
+	qsort(v->ipi_from, v->nr_ipi_from, sizeof(*v->ipi_from), cmp_source);
+	qsort(v->devices, v->nr_devices, sizeof(*v->devices), cmp_source);
+}
+
+void res_finish(struct vw_result *r)
+{
+	qsort(r->vms, r->nr_vms, sizeof(*r->vms), cmp_vm);
+	for (int i = 0; i < r->nr_vms; i++) {
+		struct vw_vm *vm = r->vms[i];
+
+		qsort(vm->vcpus, vm->nr_vcpus, sizeof(*vm->vcpus), cmp_vcpu);
+		for (int j = 0; j < vm->nr_vcpus; j++)
+			vcpu_finish(vm->vcpus[j]);
+		qsort(vm->nested, vm->nr_nested, sizeof(*vm->nested), cmp_nested);
+		for (int j = 0; j < vm->nr_nested; j++) {
+			struct vw_nested *n = &vm->nested[j];
+
+			qsort(n->vcpus, n->nr_vcpus, sizeof(*n->vcpus), cmp_vcpu);
+			for (int k = 0; k < n->nr_vcpus; k++)
+				vcpu_finish(n->vcpus[k]);
+		}
+	}
+}
+
+static void vcpu_merge(struct vw_vcpu *dst, const struct vw_vcpu *src)
+{
+	for (int s = 0; s < VS_NR; s++) {
+		dst->states_ns[s] += src->states_ns[s];
+		hist_merge(&dst->state_hist[s], &src->state_hist[s]);
+	}
+	dst->polled_ns += src->polled_ns;
+	for (int w = 0; w < WR_NR; w++)
+		hist_merge(&dst->waits[w], &src->waits[w]);
+	for (int i = 0; i < src->nr_ipi_from; i++)
+		hist_merge(&source_get(&dst->ipi_from, &dst->nr_ipi_from, src->ipi_from[i].key, -1)->hist,
+			   &src->ipi_from[i].hist);
+	for (int i = 0; i < src->nr_devices; i++)
+		hist_merge(&source_get(&dst->devices, &dst->nr_devices, src->devices[i].key,
+				       src->devices[i].gsi)->hist, &src->devices[i].hist);
+	for (int i = 0; i < src->nr_exits; i++) {
+		const struct vw_exit *e = &src->exits[i];
+
+		hist_merge(&res_exit(dst, e->isa, e->code, e->name)->hist, &e->hist);
+	}
+	for (int i = 0; i < src->nr_preemptors; i++) {
+		const struct vw_preemptor *p = &src->preemptors[i];
+
+		res_add_preempt(dst, p->tid, p->comm, p->kind, p->total_ns);
+	}
+}
+
+struct vw_vcpu *res_vm_totals(const struct vw_vm *vm)
+{
+	struct vw_vcpu *t = vcpu_alloc(-1, -1);
+
+	t->first_ns = UINT64_MAX;
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		vcpu_merge(t, vm->vcpus[i]);
+		t->first_ns = MIN(t->first_ns, vm->vcpus[i]->first_ns);
+	}
+	if (t->first_ns == UINT64_MAX)
+		t->first_ns = 0;
+	vcpu_finish(t);
+	return t;
+}
+
+/* ---- JSON ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_stats(FILE *f, const struct vw_hist *h)
+{
+	fprintf(f, "{\"count\":%llu,\"total_ns\":%llu,\"mean_ns\":%llu,\"p50_ns\":%llu,"
+		"\"p90_ns\":%llu,\"p99_ns\":%llu,\"max_ns\":%llu}",
+		(unsigned long long)h->count, (unsigned long long)h->total,
+		(unsigned long long)(h->count ? h->total / h->count : 0),
+		(unsigned long long)hist_pct(h, 50), (unsigned long long)hist_pct(h, 90),
+		(unsigned long long)hist_pct(h, 99), (unsigned long long)h->max);
+}
+
+static uint64_t vcpu_span(const struct vw_vcpu *v)
+{
+	uint64_t span = 0;
+
+	for (int s = 0; s < VS_NR; s++)
+		span += v->states_ns[s];
+	return span;
+}
+
+static void json_sources(FILE *f, const char *name, const struct vw_source *src, int nr,
+			 bool device)
+{
+	fprintf(f, ",\"%s\":[", name);
+	for (int i = 0; i < nr; i++) {
+		fprintf(f, "%s{", i ? "," : "");
+		if (device)
+			fprintf(f, "\"vector\":%d,\"gsi\":%d", src[i].key, src[i].gsi);
+		else
+			fprintf(f, "\"vcpu\":%d", src[i].key);
+		fprintf(f, ",\"count\":%llu,\"total_ns\":%llu}",
+			(unsigned long long)src[i].hist.count,
+			(unsigned long long)src[i].hist.total);
+	}
+	fputc(']', f);
+}
+
+static void json_vcpu_body(FILE *f, const struct vw_vcpu *v)
+{
+	uint64_t others = 0;
+
+	fprintf(f, "\"span_ns\":%llu,\"states_ns\":{", (unsigned long long)vcpu_span(v));
+	for (int s = 0; s < VS_NR; s++)
+		fprintf(f, "%s\"%s\":%llu", s ? "," : "", vw_state_names[s],
+			(unsigned long long)v->states_ns[s]);
+	fprintf(f, "},\"state_stats\":{");
+	for (int s = 0; s < VS_NR; s++) {
+		fprintf(f, "%s\"%s\":", s ? "," : "", vw_state_names[s]);
+		json_stats(f, &v->state_hist[s]);
+	}
+	fprintf(f, "},\"polled_ns\":%llu,\"waits\":{", (unsigned long long)v->polled_ns);
+	for (int w = 0; w < WR_NR; w++) {
+		fprintf(f, "%s\"%s\":", w ? "," : "", vw_reason_names[w]);
+		json_stats(f, &v->waits[w]);
+	}
+	fputc('}', f);
+	json_sources(f, "ipi_from", v->ipi_from, v->nr_ipi_from, false);
+	json_sources(f, "devices", v->devices, v->nr_devices, true);
+	fprintf(f, ",\"exits\":[");
+	for (int i = 0; i < v->nr_exits; i++) {
+		const struct vw_exit *e = &v->exits[i];
+
+		fprintf(f, "%s{\"reason\":", i ? "," : "");
+		json_str(f, e->name);
+		fprintf(f, ",\"isa\":\"%s\",\"code\":%u,\"count\":%llu,\"total_ns\":%llu,"
+			"\"p99_ns\":%llu,\"max_ns\":%llu}",
+			e->isa == 2 ? "svm" : "vmx", e->code,
+			(unsigned long long)e->hist.count, (unsigned long long)e->hist.total,
+			(unsigned long long)hist_pct(&e->hist, 99), (unsigned long long)e->hist.max);
+	}
+	fprintf(f, "],\"preempted_by\":[");
+	for (int i = 0; i < v->nr_preemptors; i++) {
+		const struct vw_preemptor *p = &v->preemptors[i];
+
+		if (i >= RES_MAX_PREEMPTORS) {
+			others += p->total_ns;
+			continue;
+		}
+		fprintf(f, "%s{\"tid\":%d,\"comm\":", i ? "," : "", p->tid);
+		json_str(f, p->comm);
+		fprintf(f, ",\"kind\":\"%s\",\"total_ns\":%llu}",
+			vw_preempt_kind_names[p->kind], (unsigned long long)p->total_ns);
+	}
+	fprintf(f, "],\"preempted_by_others_ns\":%llu", (unsigned long long)others);
+}
+
+static void json_vcpu(FILE *f, const struct vw_vcpu *v)
+{
+	fprintf(f, "{\"vcpu\":%d,\"tid\":%d,\"comm\":", v->vcpu, v->tid);
+	json_str(f, v->comm);
+	if (v->key) {
+		fprintf(f, ",\"vmcs\":");
+		json_str(f, v->key);
+	}
+	fprintf(f, ",\"first_ns\":%llu,", (unsigned long long)v->first_ns);
+	json_vcpu_body(f, v);
+	fputc('}', f);
+}
+
+static void json_vm(FILE *f, const struct vw_vm *vm)
+{
+	struct vw_vcpu *tot = res_vm_totals(vm);
+
+	fprintf(f, "{\"pid\":%d,\"name\":", vm->pid);
+	json_str(f, vm->name);
+	fprintf(f, ",\"vcpus\":[");
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		fputs(i ? ",\n    " : "\n    ", f);
+		json_vcpu(f, vm->vcpus[i]);
+	}
+	fprintf(f, "],\n   \"totals\":{\"vcpus\":%d,", vm->nr_vcpus);
+	json_vcpu_body(f, tot);
+	fprintf(f, "},\n   \"nested\":[");
+	for (int i = 0; i < vm->nr_nested; i++) {
+		const struct vw_nested *n = &vm->nested[i];
+
+		fprintf(f, "%s{\"id\":", i ? "," : "");
+		json_str(f, n->id);
+		fprintf(f, ",\"vcpus\":[");
+		for (int j = 0; j < n->nr_vcpus; j++) {
+			fputs(j ? ",\n    " : "\n    ", f);
+			json_vcpu(f, n->vcpus[j]);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}");
+	res_vcpu_free(tot);
+}
+
+void res_write_json(const struct vw_result *r, FILE *f)
+{
+	fprintf(f, "{\"schema\":\"vmwait-analysis/1\",\n \"trace\":{\"file\":");
+	json_str(f, r->file);
+	fprintf(f, ",\"start_ns\":%llu,\"end_ns\":%llu,\"events\":%llu,\"lost_events\":%llu,"
+		"\"cpus\":%d},\n \"vms\":[",
+		(unsigned long long)r->start_ns, (unsigned long long)r->end_ns,
+		(unsigned long long)r->events, (unsigned long long)r->lost_events, r->cpus);
+	for (int i = 0; i < r->nr_vms; i++) {
+		fputs(i ? ",\n  " : "\n  ", f);
+		json_vm(f, r->vms[i]);
+	}
+	fprintf(f, "]}\n");
+}
+
+/* ---- freeing ---- */
+
+void res_vcpu_free(struct vw_vcpu *v)
+{
+	if (!v)
+		return;
+	for (int s = 0; s < VS_NR; s++)
+		hist_free(&v->state_hist[s]);
+	for (int w = 0; w < WR_NR; w++)
+		hist_free(&v->waits[w]);
+	for (int i = 0; i < v->nr_ipi_from; i++)
+		hist_free(&v->ipi_from[i].hist);
+	for (int i = 0; i < v->nr_devices; i++)
+		hist_free(&v->devices[i].hist);
+	for (int i = 0; i < v->nr_exits; i++) {
+		hist_free(&v->exits[i].hist);
+		free(v->exits[i].name);
+	}
+	free(v->ipi_from);
+	free(v->devices);
+	free(v->exits);
+	free(v->preemptors);
+	free(v->key);
+	free(v);
+}
+
+void res_free(struct vw_result *r)
+{
+	for (int i = 0; i < r->nr_vms; i++) {
+		struct vw_vm *vm = r->vms[i];
+
+		for (int j = 0; j < vm->nr_vcpus; j++)
+			res_vcpu_free(vm->vcpus[j]);
+		for (int j = 0; j < vm->nr_nested; j++) {
+			for (int k = 0; k < vm->nested[j].nr_vcpus; k++)
+				res_vcpu_free(vm->nested[j].vcpus[k]);
+			free(vm->nested[j].vcpus);
+			free(vm->nested[j].id);
+		}
+		free(vm->nested);
+		free(vm->vcpus);
+		free(vm->name);
+		free(vm);
+	}
+	free(r->vms);
+	free(r->file);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,157 @@
+/*
+ * The analysis result: per VM and vCPU, time per state, waits per wake
+ * reason, exits, preemptors and nested (L2) attribution; with the text-free
+ * JSON emitter. The analyzer fills it from a trace; tests/synth fills it from
+ * the scenario it generated, so the ground truth and the analysis are
+ * printed by the same code and can be compared byte for byte.
+ */
+#ifndef VMWAIT_RESULT_H
+#define VMWAIT_RESULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum vw_state {
+	VS_GUEST,	/* running guest (L1) code */
+	VS_GUEST_L2,	/* running a nested (L2) guest */
+	VS_HYPERVISOR,	/* host kernel handling an exit, thread on a CPU */
+	VS_VMM,		/* VMM userspace handling an exit */
+	VS_PREEMPTED,	/* runnable, not on a CPU */
+	VS_IDLE,	/* guest halted, until the wakeup */
+	VS_UNKNOWN,	/* not enough evidence */
+	VS_RUNNING,	/* inside KVM_RUN, guest vs host not traced (no kvm_entry/exit) */
+	VS_NR,
+};
+
+enum vw_reason {
+	WR_TIMER,
+	WR_IPI,
+	WR_DISK,
+	WR_NET,
+	WR_DEVICE,
+	WR_UNKNOWN,
+	WR_NR,
+};
+
+extern const char *const vw_state_names[VS_NR];
+extern const char *const vw_reason_names[WR_NR];
+int vw_reason_parse(const char *s);	/* -1 if unknown */
+
+/*
+ * Log-linear histogram: exact below 64 ns, then 64 buckets per power of two,
+ * so a reported percentile is at most 1/64 (1.6%) above the true value and
+ * never above the true maximum. Count, total and max are exact. Mergeable.
+ */
+#define HIST_SUB_BITS	6
+#define HIST_SUB	(1u << HIST_SUB_BITS)
+#define HIST_CHUNKS	(64 - HIST_SUB_BITS + 1)
+
+struct vw_hist {
+	uint64_t count;
+	uint64_t total;
+	uint64_t max;
+	uint64_t *chunk[HIST_CHUNKS];
+};
+
+void hist_add(struct vw_hist *h, uint64_t v);
+void hist_merge(struct vw_hist *dst, const struct vw_hist *src);
+/* Value at percentile @pct (1..100): rank ceil(count*pct/100). */
+uint64_t hist_pct(const struct vw_hist *h, unsigned int pct);
+void hist_free(struct vw_hist *h);
+
+/* Counters for one exit reason. */
+struct vw_exit {
+	uint32_t isa;		/* 1 = VMX, 2 = SVM (the kvm_exit isa field) */
+	uint32_t code;
+	char *name;		/* from the event's print format, or "code N" */
+	struct vw_hist hist;	/* exit -> next entry, ns */
+};
+
+enum vw_preempt_kind { PK_SAME_VM, PK_OTHER_VM, PK_HOST };
+extern const char *const vw_preempt_kind_names[3];
+
+struct vw_preemptor {
+	int tid;
+	char comm[32];
+	enum vw_preempt_kind kind;
+	uint64_t total_ns;
+};
+
+/* Waits of reason ipi per sending vCPU, and of device per vector/gsi. */
+struct vw_source {
+	int key;		/* ipi: sending vcpu id; device: vector */
+	int gsi;		/* device: gsi, or -1 */
+	struct vw_hist hist;
+};
+
+struct vw_vcpu {
+	int vcpu;		/* vcpu id, or -1 if never learned */
+	int tid;		/* host thread; for L2 entries, the L1 vCPU's */
+	char comm[32];
+	char *key;		/* nested entries: vmcs12/vmcb12 address ("0x...") */
+	uint64_t first_ns;	/* first event involving the thread */
+	uint64_t states_ns[VS_NR];
+	struct vw_hist state_hist[VS_NR];	/* per maximal period of a state */
+	uint64_t polled_ns;	/* part of idle spent halt-polling on a CPU */
+	struct vw_hist waits[WR_NR];
+	struct vw_source *ipi_from;
+	int nr_ipi_from;
+	struct vw_source *devices;
+	int nr_devices;
+	struct vw_exit *exits;
+	int nr_exits;
+	struct vw_preemptor *preemptors;
+	int nr_preemptors;
+};
+
+struct vw_nested {
+	char *id;		/* L2 VM: nested EPTP / nCR3 / L2 CR3 ("0x...") */
+	struct vw_vcpu **vcpus;
+	int nr_vcpus;
+};
+
+struct vw_vm {
+	int pid;		/* VMM tgid, or -1 when unknown */
+	char *name;
+	struct vw_vcpu **vcpus;
+	int nr_vcpus;
+	struct vw_nested *nested;
+	int nr_nested;
+};
+
+struct vw_result {
+	char *file;
+	uint64_t start_ns, end_ns;
+	uint64_t events;
+	uint64_t lost_events;
+	int cpus;
+	struct vw_vm **vms;
+	int nr_vms;
+};
+
+/* Builders. Lookups create on first use. */
+struct vw_vm *res_vm(struct vw_result *r, int pid);
+struct vw_vcpu *res_vcpu_new(struct vw_vm *vm, int vcpu, int tid);
+struct vw_nested *res_nested(struct vw_vm *vm, const char *id);
+struct vw_vcpu *res_nested_vcpu(struct vw_nested *n, const char *key, int vcpu, int tid);
+struct vw_exit *res_exit(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name);
+void res_add_preempt(struct vw_vcpu *v, int tid, const char *comm,
+		     enum vw_preempt_kind kind, uint64_t ns);
+void res_add_wait(struct vw_vcpu *v, enum vw_reason reason, uint64_t ns,
+		  int source_key, int gsi);
+/* Add one maximal period of @state lasting @ns. */
+void res_add_state(struct vw_vcpu *v, enum vw_state state, uint64_t ns);
+
+/* Sort everything into the canonical order used by every output. */
+void res_finish(struct vw_result *r);
+/* Per-VM totals: every vCPU's counters summed (caller frees with res_vcpu_free). */
+struct vw_vcpu *res_vm_totals(const struct vw_vm *vm);
+
+void res_write_json(const struct vw_result *r, FILE *f);
+void res_free(struct vw_result *r);
+void res_vcpu_free(struct vw_vcpu *v);
+
+#define RES_MAX_PREEMPTORS	10
+
+#endif

@@ -1,0 +1,58 @@
+# Helpers for test scripts (sourced). Print "ok"/"not ok"/"skip" lines that
+# tests/run.sh counts. Every check compares against an exact expected value.
+set -u
+TOP=${VMWAIT_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+VMWAIT=$TOP/vmwait
+VMWAIT_ASAN=$TOP/build/vmwait-asan
+T=${VMWAIT_TMP:-/tmp}/$(basename "$0" .sh).$$
+mkdir -p "$T"
+
+ok()   { echo "ok $1"; }
+nok()  { echo "not ok $1: $2"; }
+skip() { echo "skip $1: $2"; }
+
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else nok "$1" "expected '$2', got '$3'"; fi
+}
+
+# check_rc NAME EXPECTED_RC CMD...: run CMD, compare its exit status.
+check_rc() {
+	local name=$1 want=$2 rc
+	shift 2
+	"$@" > "$T/out" 2> "$T/err"
+	rc=$?
+	check_eq "$name" "$want" "$rc"
+}
+
+# Is tracefs usable (mounted or mountable) by this process?
+tracefs_dir() {
+	local d
+	for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+		[ -e "$d/instances" ] && { echo "$d"; return 0; }
+	done
+	if [ "$(id -u)" = 0 ] && mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
+		echo /sys/kernel/tracing; return 0
+	fi
+	return 1
+}
+
+# A unique tracefs instance name for this test; removed by the EXIT trap.
+TEST_INSTANCES=()
+new_instance() {
+	local td=$1 name="vmwait-test-$$-${#TEST_INSTANCES[@]}"
+	mkdir "$td/instances/$name" || return 1
+	TEST_INSTANCES+=("$td/instances/$name")
+	echo "$td/instances/$name"
+}
+cleanup_instances() {
+	local i
+	for i in "${TEST_INSTANCES[@]}"; do
+		[ -d "$i" ] || continue
+		echo 0 > "$i/tracing_on" 2>/dev/null
+		echo > "$i/set_event" 2>/dev/null
+		rmdir "$i" 2>/dev/null
+	done
+}
+trap 'cleanup_instances; rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM HUP
