@@ -56,7 +56,7 @@ $(B)/vmwait-asan: $(B)/asan/common/main.o $(B)/libvmwait-asan.a
 
 # Everything the test suite needs; sub-makefiles append to TEST_BINS.
 TEST_BINS :=
--include $(wildcard tests/*/*.mk)
+-include $(wildcard tests/*/*.mk analyzer/*/*.mk recorder/*/*.mk common/*/*.mk)
 
 tests: vmwait $(B)/vmwait-asan $(TEST_BINS)
 

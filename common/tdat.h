@@ -68,6 +68,12 @@ int tdat_close(struct tdat_writer *w);
 /* Free @w and remove the output without finishing it. */
 void tdat_abort(struct tdat_writer *w);
 
+/*
+ * Teach libtracecmd to read zlib-compressed v7 files (Debian's build lacks
+ * zlib). Idempotent; returns 0 when zlib is readable afterwards.
+ */
+int tdat_register_zlib(void);
+
 /* Parse "none", "zstd", "zlib"; returns -1 if unknown. */
 int tdat_parse_compress(const char *s, enum tdat_compress *c);
 
