@@ -57,13 +57,28 @@ int tdat_add_cpustat(struct tdat_writer *w, unsigned int cpu, const char *stats)
 int tdat_add_guest(struct tdat_writer *w, const char *name, uint64_t trace_id,
 		   unsigned int nvcpus, const int *vcpu_pids);
 
-/* Append one raw ring-buffer page (opts.page_size bytes) to @cpu's data. */
+/*
+ * Where the per-CPU temporary files go (default: the output's directory,
+ * else $TMPDIR). Only before the first tdat_write_page().
+ */
+int tdat_set_tmpdir(struct tdat_writer *w, const char *dir);
+
+/*
+ * Append one raw ring-buffer page (opts.page_size bytes) to @cpu's data.
+ * On failure (e.g. ENOSPC) the page is not kept; the pages before it are.
+ */
 int tdat_write_page(struct tdat_writer *w, unsigned int cpu, const void *page);
 
 /* Bytes of page data written so far for @cpu. */
 uint64_t tdat_cpu_bytes(struct tdat_writer *w, unsigned int cpu);
 
-/* Write everything out and free @w. Returns 0, or -1 with errno set. */
+/*
+ * Write everything out and free @w. Returns 0, or -1 with errno set; the
+ * output is then removed, except after ENOSPC while the trace data was
+ * copied: the file is kept as a valid trace with each CPU's data up to the
+ * last whole page (compressed: chunk of 10 pages) that fitted. So after
+ * ENOSPC, the output exists if and only if it is readable.
+ */
 int tdat_close(struct tdat_writer *w);
 /* Free @w and remove the output without finishing it. */
 void tdat_abort(struct tdat_writer *w);
