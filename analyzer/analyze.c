@@ -1,13 +1,447 @@
-/* vmwait analyze: placeholder until the analyzer lands. */
-#include <stdio.h>
+/* vmwait analyze: options, opening the trace, the single pass, the output. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <trace-cmd.h>
+
+#include "analyzer.h"
 #include "cmds.h"
+#include "tdat.h"
 #include "util.h"
+
+enum { OUT_TEXT, OUT_JSON, OUT_CSV };
+
+struct analyze_opts {
+	const char *file;
+	const char *out;
+	const char *vm;
+	const char *buffer;
+	int vcpu;
+	int format;
+	uint64_t from, to;
+	struct vector_override *ovr;
+	int novr;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmwait analyze [options] trace.dat\n\n"
+		"Explain, for every VM and vCPU in a host trace, where the time went and why\n"
+		"each vCPU waited.\n\n"
+		"  --json              JSON output (schema vmwait-analysis/1, see README)\n"
+		"  --csv               CSV output, one row per vCPU\n"
+		"  -o, --output FILE   write the report to FILE\n"
+		"      --vm PID|NAME   only this VM\n"
+		"      --vcpu N        only vCPU N\n"
+		"      --from T        start of the window, in trace seconds\n"
+		"      --to T          end of the window, in trace seconds\n"
+		"      --vector VEC=REASON\n"
+		"                      treat guest vector VEC (e.g. 0x23) as REASON:\n"
+		"                      timer, ipi, disk, net, device or unknown (repeatable)\n"
+		"      --buffer NAME   analyze this buffer (trace-cmd -B instance)\n"
+		"  -h, --help          this help\n");
+}
+
+static int parse_vector(struct analyze_opts *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char num[32];
+	uint64_t vec;
+	int reason;
+
+	if (!eq || (size_t)(eq - arg) >= sizeof(num))
+		return -1;
+	snprintf(num, sizeof(num), "%.*s", (int)(eq - arg), arg);
+	reason = vw_reason_parse(eq + 1);
+	if (parse_u64(num, &vec) || vec > 255 || reason < 0)
+		return -1;
+	o->ovr = xrealloc(o->ovr, (o->novr + 1) * sizeof(*o->ovr));
+	o->ovr[o->novr].vec = (int)vec;
+	o->ovr[o->novr].reason = reason;
+	o->novr++;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct analyze_opts *o)
+{
+	enum { O_JSON = 256, O_CSV, O_VM, O_VCPU, O_FROM, O_TO, O_VECTOR, O_BUFFER };
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, O_JSON },
+		{ "csv", no_argument, NULL, O_CSV },
+		{ "output", required_argument, NULL, 'o' },
+		{ "vm", required_argument, NULL, O_VM },
+		{ "vcpu", required_argument, NULL, O_VCPU },
+		{ "from", required_argument, NULL, O_FROM },
+		{ "to", required_argument, NULL, O_TO },
+		{ "vector", required_argument, NULL, O_VECTOR },
+		{ "buffer", required_argument, NULL, O_BUFFER },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	o->vcpu = -1;
+	o->to = UINT64_MAX;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "ho:", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case O_JSON:
+			o->format = OUT_JSON;
+			break;
+		case O_CSV:
+			o->format = OUT_CSV;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case O_VM:
+			o->vm = optarg;
+			break;
+		case O_VCPU:
+			if (parse_u64(optarg, &v) || v > INT32_MAX)
+				goto bad;
+			o->vcpu = (int)v;
+			break;
+		case O_FROM:
+			if (parse_seconds_ns(optarg, &o->from))
+				goto bad;
+			break;
+		case O_TO:
+			if (parse_seconds_ns(optarg, &o->to))
+				goto bad;
+			break;
+		case O_VECTOR:
+			if (parse_vector(o, optarg))
+				goto bad;
+			break;
+		case O_BUFFER:
+			o->buffer = optarg;
+			break;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		vw_err("analyze: expected one trace file");
+		usage(stderr);
+		return -1;
+	}
+	if (o->from >= o->to) {
+		vw_err("analyze: --from must be before --to");
+		return -1;
+	}
+	o->file = argv[optind];
+	return 0;
+bad:
+	for (const struct option *l = lopts; l->name; l++)
+		if (l->val == c)
+			vw_err("analyze: invalid value '%s' for --%s (see 'vmwait analyze --help')",
+			       optarg, l->name);
+	return -1;
+}
+
+/* A clear one-line reason why @path is not something we can read. */
+static int check_input(const char *path)
+{
+	static const char magic[] = { 0x17, 0x08, 0x44, 't', 'r', 'a', 'c', 'i', 'n', 'g' };
+	char buf[sizeof(magic)];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		vw_err("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		vw_err("%s is a directory, not a trace.dat file", path);
+		close(fd);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n == 0) {
+		vw_err("%s is empty", path);
+		return -1;
+	}
+	if (n != (ssize_t)sizeof(buf) || memcmp(buf, magic, sizeof(magic))) {
+		vw_err("%s is not a trace.dat file (bad magic)", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int on_record(struct tracecmd_input *h, struct tep_record *r, int cpu, void *data)
+{
+	struct analyzer *a = data;
+	uint64_t ts = r->ts;
+
+	(void)h;
+	if (cpu < 0 || cpu >= a->ncpus)
+		return 0;
+	if (!a->events)
+		a->first_ts = ts;
+	if (ts < a->last_ts) {
+		if (!a->warned_backwards)
+			vw_warn("timestamps go backwards on CPU %d at %llu; treated as %llu",
+				cpu, (unsigned long long)ts, (unsigned long long)a->last_ts);
+		a->warned_backwards = true;
+		ts = a->last_ts;
+	}
+	a->last_ts = ts;
+	a->events++;
+	if (r->missed_events) {
+		if (r->missed_events > 0)
+			a->lost_events += (uint64_t)r->missed_events;
+		on_loss(a, cpu, ts);
+	}
+	dispatch(a, r, cpu, ts);
+	return 0;
+}
+
+/*
+ * How much of what vmwait follows a buffer holds: kvm events among its first
+ * records (scaled), plus one if it holds any record. Uses a scratch handle,
+ * since reading moves the handle's position.
+ */
+static long buffer_score(struct tracecmd_input *b)
+{
+	struct tep_handle *tep = tracecmd_get_tep(b);
+	int ncpus = tep ? tep_get_cpus(tep) : 0;
+	long kvm = 0, total = 0;
+	bool more = true;
+
+	while (more && total < 200000) {
+		more = false;
+		for (int cpu = 0; cpu < ncpus; cpu++) {
+			struct tep_record *r = tracecmd_read_data(b, cpu);
+			struct tep_event *ev;
+
+			if (!r)
+				continue;
+			more = true;
+			total++;
+			ev = tep_find_event(tep, tep_data_type(tep, r));
+			if (ev && ev->system && !strcmp(ev->system, "kvm"))
+				kvm++;
+			tracecmd_free_record(r);
+		}
+	}
+	return kvm * 2 + (total > 0);
+}
+
+/* The buffer to analyze: --buffer NAME, else the one holding the most kvm events. */
+static struct tracecmd_input *pick_buffer(const char *file, struct tracecmd_input *h,
+					  const char *name, struct tracecmd_input **owned)
+{
+	int n = tracecmd_buffer_instances(h);
+	struct tracecmd_input *s;
+	long score, best_score = -1;
+	int best = -1;
+
+	*owned = NULL;
+	if (!n || (name && !*name))
+		return h;
+	if (!name) {
+		s = tracecmd_open(file, TRACECMD_FL_LOAD_NO_PLUGINS);
+		best_score = s ? buffer_score(s) : -1;
+		if (s)
+			tracecmd_close(s);
+	}
+	for (int i = 0; i < n; i++) {
+		const char *bn = tracecmd_buffer_instance_name(h, i);
+
+		if (name) {
+			if (bn && !strcmp(bn, name))
+				best = i;
+			continue;
+		}
+		s = tracecmd_buffer_instance_handle(h, i);
+		if (!s)
+			continue;
+		score = buffer_score(s);
+		tracecmd_close(s);
+		if (score > best_score) {
+			best_score = score;
+			best = i;
+		}
+	}
+	if (name && best < 0) {
+		vw_err("no buffer named '%s' in this trace", name);
+		return NULL;
+	}
+	if (best < 0)
+		return h;
+	*owned = tracecmd_buffer_instance_handle(h, best);
+	if (!*owned)
+		vw_err("cannot read buffer '%s'", tracecmd_buffer_instance_name(h, best));
+	return *owned;
+}
+
+static void analyzer_free(struct analyzer *a)
+{
+	for (unsigned int i = 0; i < a->hsize; i++) {
+		struct thread *t = a->htab[i], *next;
+
+		for (; t; t = next) {
+			next = t->hnext;
+			res_vcpu_free(t->res);
+			free(t->credits);
+			free(t->pcred);
+			free(t);
+		}
+	}
+	while (a->vms) {
+		struct vm_info *n = a->vms->next;
+
+		free(a->vms->cmdline);
+		free(a->vms);
+		a->vms = n;
+	}
+	free(a->htab);
+	free(a->cpus);
+	free(a->desc);
+	free(a->halted);
+}
+
+static bool vm_matches(const struct vw_vm *vm, const char *sel)
+{
+	uint64_t pid;
+
+	if (!sel)
+		return true;
+	if (!parse_u64(sel, &pid))
+		return vm->pid == (int)pid;
+	return vm->name && !strcmp(vm->name, sel);
+}
+
+/* Drop what --vm / --vcpu leave out. */
+static void apply_filters(struct vw_result *r, const struct analyze_opts *o)
+{
+	int nv = 0;
+
+	for (int i = 0; i < r->nr_vms; i++) {
+		struct vw_vm *vm = r->vms[i];
+		int nc = 0;
+
+		if (!vm_matches(vm, o->vm)) {
+			res_vm_free(vm);
+			continue;
+		}
+		for (int j = 0; j < vm->nr_vcpus; j++) {
+			if (o->vcpu >= 0 && vm->vcpus[j]->vcpu != o->vcpu)
+				res_vcpu_free(vm->vcpus[j]);
+			else
+				vm->vcpus[nc++] = vm->vcpus[j];
+		}
+		vm->nr_vcpus = nc;
+		r->vms[nv++] = vm;
+	}
+	r->nr_vms = nv;
+}
+
+static int run(const struct analyze_opts *o, struct vw_result *res)
+{
+	struct tracecmd_input *h, *b, *owned;
+	struct analyzer a = { 0 };
+	int ret = -1;
+
+	if (check_input(o->file))
+		return -1;
+	if (tdat_register_zlib())
+		vw_warn("zlib-compressed traces cannot be read (registration failed)");
+	tracecmd_set_loglevel(TEP_LOG_CRITICAL);
+	h = tracecmd_open(o->file, TRACECMD_FL_LOAD_NO_PLUGINS);
+	if (!h) {
+		vw_err("%s: cannot read this trace.dat (corrupt, truncated, or an unsupported "
+		       "compression)", o->file);
+		return -1;
+	}
+	b = pick_buffer(o->file, h, o->buffer, &owned);
+	if (!b)
+		goto out;
+	a.tep = tracecmd_get_tep(b);
+	a.ncpus = tep_get_cpus(a.tep);
+	if (a.ncpus <= 0) {
+		vw_err("%s: the trace has no CPU data", o->file);
+		goto out;
+	}
+	a.cpus = xcalloc(a.ncpus, sizeof(*a.cpus));
+	for (int i = 0; i < a.ncpus; i++) {
+		a.cpus[i].curr = -1;
+		a.cpus[i].hrtimer_pid = -1;
+	}
+	a.from = o->from;
+	a.to = o->to;
+	a.ovr = o->ovr;
+	a.novr = o->novr;
+	dispatch_init(&a);
+	if (tracecmd_iterate_events(b, NULL, 0, on_record, &a) < 0)
+		vw_warn("%s: reading stopped early (truncated or corrupt data); the result is partial",
+			o->file);
+	analyzer_finish(&a, res);
+	res->file = xstrdup(o->file);
+	res->start_ns = a.first_ts;
+	res->end_ns = a.last_ts;
+	res->events = a.events;
+	res->lost_events = a.lost_events;
+	res->cpus = a.ncpus;
+	res_finish(res);
+	apply_filters(res, o);
+	ret = 0;
+out:
+	analyzer_free(&a);
+	if (owned)
+		tracecmd_close(owned);
+	tracecmd_close(h);
+	return ret;
+}
 
 int cmd_analyze(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	vw_err("analyze: not implemented yet");
-	return EXIT_RUNTIME;
+	struct analyze_opts o = { 0 };
+	struct vw_result res = { 0 };
+	FILE *out = stdout;
+	int ret = EXIT_RUNTIME;
+
+	if (parse_args(argc, argv, &o)) {
+		free(o.ovr);
+		return EXIT_USAGE;
+	}
+	if (run(&o, &res))
+		goto out;
+	if (o.out && !(out = fopen(o.out, "w"))) {
+		vw_err("cannot write %s: %s", o.out, strerror(errno));
+		out = stdout;
+		goto out;
+	}
+	if (o.format == OUT_JSON)
+		res_write_json(&res, out);
+	else if (o.format == OUT_CSV)
+		report_csv(&res, out);
+	else
+		report_text(&res, out);
+	if (fflush(out) || ferror(out)) {
+		vw_err("writing the report failed: %s", strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (out != stdout)
+		fclose(out);
+	res_free(&res);
+	free(o.ovr);
+	return ret;
 }

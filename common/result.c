@@ -559,24 +559,26 @@ void res_vcpu_free(struct vw_vcpu *v)
 	free(v);
 }
 
+void res_vm_free(struct vw_vm *vm)
+{
+	for (int j = 0; j < vm->nr_vcpus; j++)
+		res_vcpu_free(vm->vcpus[j]);
+	for (int j = 0; j < vm->nr_nested; j++) {
+		for (int k = 0; k < vm->nested[j].nr_vcpus; k++)
+			res_vcpu_free(vm->nested[j].vcpus[k]);
+		free(vm->nested[j].vcpus);
+		free(vm->nested[j].id);
+	}
+	free(vm->nested);
+	free(vm->vcpus);
+	free(vm->name);
+	free(vm);
+}
+
 void res_free(struct vw_result *r)
 {
-	for (int i = 0; i < r->nr_vms; i++) {
-		struct vw_vm *vm = r->vms[i];
-
-		for (int j = 0; j < vm->nr_vcpus; j++)
-			res_vcpu_free(vm->vcpus[j]);
-		for (int j = 0; j < vm->nr_nested; j++) {
-			for (int k = 0; k < vm->nested[j].nr_vcpus; k++)
-				res_vcpu_free(vm->nested[j].vcpus[k]);
-			free(vm->nested[j].vcpus);
-			free(vm->nested[j].id);
-		}
-		free(vm->nested);
-		free(vm->vcpus);
-		free(vm->name);
-		free(vm);
-	}
+	for (int i = 0; i < r->nr_vms; i++)
+		res_vm_free(r->vms[i]);
 	free(r->vms);
 	free(r->file);
 	memset(r, 0, sizeof(*r));

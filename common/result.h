@@ -150,6 +150,7 @@ struct vw_vcpu *res_vm_totals(const struct vw_vm *vm);
 
 void res_write_json(const struct vw_result *r, FILE *f);
 void res_free(struct vw_result *r);
+void res_vm_free(struct vw_vm *vm);
 void res_vcpu_free(struct vw_vcpu *v);
 
 #define RES_MAX_PREEMPTORS	10

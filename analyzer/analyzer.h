@@ -1,0 +1,275 @@
+/* Internal state of the one-pass analyzer (see README "The model"). */
+#ifndef VMWAIT_ANALYZER_H
+#define VMWAIT_ANALYZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <event-parse.h>
+
+#include "result.h"
+
+enum sched_st { SCH_UNKNOWN, SCH_ON, SCH_RUNNABLE, SCH_SLEEPING };
+enum ctx_st { CTX_UNKNOWN, CTX_GUEST, CTX_GUEST_L2, CTX_HYP, CTX_VMM, CTX_HALTED, CTX_RUN };
+
+/* Evidence flags gathered for one wake. */
+enum {
+	EV_IPI		= 1 << 0,	/* kvm_apic_ipi in the waker context */
+	EV_TIMER_FN	= 1 << 1,	/* woken from a KVM guest timer's hrtimer */
+	EV_PIT		= 1 << 2,	/* routed by the in-kernel PIT thread */
+	EV_ROUTED	= 1 << 3,	/* msi/ioapic/pic/set_irq in the context */
+	EV_CONTEXT	= 1 << 4,	/* a waker context was captured */
+};
+
+struct evidence {
+	int flags;
+	int vector;		/* accepted vector for this vCPU, -1 */
+	int routed_vector;	/* from kvm_msi_set_irq / kvm_ioapic_set_irq, -1 */
+	int post_vector;	/* first vector seen on the vCPU after its wake, -1 */
+	int gsi;		/* -1 */
+	int waker;		/* tid of the waking context, -1 */
+};
+
+/* A wait whose time is known and whose reason awaits more evidence. */
+struct pending_wait {
+	bool active;
+	uint64_t ns;
+	uint64_t end;
+	struct evidence ev;
+	struct l2vcpu *l2;		/* L0 halted the vCPU while in this L2 */
+};
+
+struct l2vcpu;
+struct vm_info;
+
+struct credit {
+	int tid;
+	uint64_t ns;
+};
+
+/* Per-thread analysis state; every thread is followed, vCPUs are reported. */
+struct thread {
+	int tid;
+	int tgid;			/* -1 unknown */
+	char comm[32];
+	int cpu;			/* last known CPU, -1 */
+	uint8_t sched, ctx;
+	bool seen;			/* first sighting happened (see README) */
+	bool vcpu;
+	bool seen_entry;		/* has had kvm_entry/kvm_exit */
+	bool did_io;			/* block I/O or D-sleep since last injection */
+	int vcpu_id;			/* -1 unknown */
+	uint64_t first_ns;
+
+	/* the open period */
+	enum vw_state state;
+	uint64_t since;
+	uint64_t pre_ns[VS_NR];		/* time before it was known as a vCPU */
+
+	/* halt */
+	int halt_idx;			/* index in analyzer.halted, -1 */
+	bool halt_confirmed;
+	uint64_t halt_start;
+	uint64_t on_since;		/* while halted and on a CPU */
+	uint64_t polled;
+	struct evidence ev;
+	struct pending_wait pw;
+
+	/* light-mode tentative halt (thread never had kvm_entry/kvm_exit) */
+	bool tent;			/* switched out sleeping */
+	bool tent_woken;
+	uint64_t tent_start, tent_wake, tent_since;
+	enum vw_state tent_state;
+	struct evidence tent_ev;
+
+	/* exit */
+	bool exit_open;
+	uint32_t exit_isa, exit_code;
+	uint64_t exit_start;
+
+	/* preemption credit, while preempted (list of the CPU waited on) */
+	int wait_cpu;
+	uint64_t credit_since;
+	struct thread *wnext, *wprev;
+	struct credit *credits;		/* settled */
+	int nr_credits;
+	struct credit *pcred;		/* of the open preempted period */
+	int nr_pcred;
+
+	/* nested */
+	bool in_l2;
+	struct l2vcpu *cur_l2;
+
+	struct vw_vcpu *res;		/* allocated once known as a vCPU */
+	struct thread *hnext;		/* hash chain */
+};
+
+/* An L2 vCPU (vmcs12/vmcb12) inside an L1 VM. */
+struct l2vcpu {
+	uint64_t vmcs;
+	uint64_t pgd;
+	bool has_pgd;
+	int tgid;			/* L1 VM */
+	enum vw_state state;		/* open period */
+	uint64_t since;
+	bool active;			/* being accounted */
+	bool halted;			/* after a reflected HLT */
+	uint64_t halt_start;
+	bool exit_open;
+	uint32_t exit_isa, exit_code;
+	uint64_t exit_start;
+	struct vw_vcpu *res;
+	struct l2vcpu *next;
+};
+
+#define CTX_ENTRIES 8
+
+enum ctx_type { CE_ACCEPT, CE_IPI, CE_MSI, CE_SET_IRQ, CE_IOAPIC, CE_PIC };
+
+struct ctx_entry {
+	uint8_t type;
+	int pid;
+	uint32_t seg;
+	int a;		/* accept: apicid; ipi: dest; set_irq: gsi; ioapic: pin; pic: chip*8+pin */
+	int vec;	/* -1 if none */
+};
+
+/* What is known about one host CPU. */
+struct cpu_state {
+	int curr;			/* tid on the CPU, -1 unknown */
+	uint32_t seg;			/* context segment: bumped at hrtimer entry/exit */
+	int hrtimer_pid;		/* pid interrupted by a running hrtimer, -1 */
+	int hrtimer_kind;		/* 0 none, 1 KVM guest timer, 2 other */
+	uint64_t last_ts;
+	struct ctx_entry ent[CTX_ENTRIES];
+	int nent;
+	struct thread *waiters;		/* preempted vCPU threads waiting here */
+};
+
+/* Per-VM knowledge learned while streaming. */
+struct vm_info {
+	int tgid;
+	char *cmdline;
+	int8_t learned[256];		/* vector -> reason + 1, 0 unknown */
+	struct vm_info *next;
+};
+
+struct field_ref {
+	struct tep_format_field *f;
+};
+
+/* Handler ids of the events the analyzer follows. */
+enum ev_kind {
+	K_NONE, K_SWITCH, K_WAKING, K_WAKEUP, K_WAKEUP_NEW, K_NEWTASK,
+	K_KVM_ENTRY, K_KVM_EXIT, K_USER_EXIT, K_VCPU_WAKEUP, K_HALT_POLL,
+	K_INJ_VIRQ, K_ACCEPT, K_APIC_IPI, K_MSI, K_SET_IRQ, K_IOAPIC, K_PIC,
+	K_NESTED_VMENTER, K_NESTED_VMRUN, K_NESTED_VMEXIT, K_NESTED_INJECT,
+	K_NESTED_INTR, K_HRT_ENTRY, K_HRT_EXIT, K_BLOCK_ISSUE, K_PRINT,
+	K_KVM_OTHER, K_NR
+};
+
+#define MAX_FIELDS 8
+
+struct ev_desc {
+	uint8_t kind;
+	struct tep_format_field *f[MAX_FIELDS];
+};
+
+/* Exit-reason names from the kvm_exit print format. */
+struct exit_names {
+	struct tep_print_flag_sym *vmx;
+	struct tep_print_flag_sym *svm;
+};
+
+struct vector_override {
+	int vec;
+	int reason;
+};
+
+struct analyzer {
+	struct tep_handle *tep;
+	struct ev_desc *desc;		/* indexed by event id */
+	int ndesc;
+	struct exit_names names;
+	struct tep_event *kvm_exit_ev;
+
+	struct thread **htab;		/* tid hash */
+	unsigned int hsize, nthreads;
+	struct cpu_state *cpus;
+	int ncpus;
+	struct vm_info *vms;
+	struct l2vcpu *l2s;
+	struct thread **halted;		/* vCPU threads with ctx halted */
+	int nhalted, halted_cap;
+	struct vector_override *ovr;
+	int novr;
+
+	/* function address -> kind cache for hrtimer callbacks */
+	struct { unsigned long long addr; int kind; } fncache[64];
+	int nfncache;
+
+	uint64_t first_ts, last_ts;
+	uint64_t events, lost_events;
+	uint64_t from, to;		/* window, to = UINT64_MAX when open */
+	bool warned_backwards;
+};
+
+/* state.c */
+struct thread *thread_get(struct analyzer *a, int tid, uint64_t ts);
+struct thread *thread_find(struct analyzer *a, int tid);
+struct thread *thread_hint(struct analyzer *a, int tid);
+void thread_set_comm(struct analyzer *a, struct thread *t, const char *comm, uint64_t ts);
+void vcpu_promote(struct analyzer *a, struct thread *t, uint64_t ts);
+void state_update(struct analyzer *a, struct thread *t, uint64_t ts);
+void sched_switch_out(struct analyzer *a, struct thread *t, int cpu, bool runnable, uint64_t ts);
+void sched_switch_in(struct analyzer *a, struct thread *t, int cpu, uint64_t ts);
+void sched_wake(struct analyzer *a, struct thread *t, int waker, int cpu, int target_cpu, uint64_t ts);
+void cpu_switch(struct analyzer *a, int cpu, int next, uint64_t ts);
+void seen_on_cpu(struct analyzer *a, struct thread *t, int cpu, uint64_t ts);
+void kvm_event(struct analyzer *a, struct thread *t, enum ev_kind k, uint64_t ts);
+void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts);
+void on_kvm_exit(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
+void on_user_exit(struct analyzer *a, struct thread *t, uint64_t ts);
+void on_vcpu_wakeup(struct analyzer *a, struct thread *t, uint64_t ts);
+void on_loss(struct analyzer *a, int cpu, uint64_t ts);
+void analyzer_finish(struct analyzer *a, struct vw_result *r);
+struct vm_info *vm_get(struct analyzer *a, int tgid);
+
+/* wake.c */
+void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec);
+void evidence_reset(struct evidence *ev);
+void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu);
+void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec);
+void evidence_post(struct analyzer *a, struct thread *t, int vec);
+void evidence_timer_on_self(struct analyzer *a, struct thread *t, int kind);
+void wait_finalize(struct analyzer *a, struct thread *t);
+enum vw_reason classify_vector(struct analyzer *a, int vec);
+int hrtimer_kind(struct analyzer *a, unsigned long long addr);
+bool thread_is_vm_worker(const struct thread *t, const char *prefix, int *pid);
+
+/* nested.c */
+void on_nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
+		     bool has_pgd, int inj_vec, uint64_t ts);
+void on_nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code,
+		      uint64_t ts);
+void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts);
+void l2_exit_open(struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
+void l2_exit_close(struct analyzer *a, struct thread *t, uint64_t ts);
+void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts);
+void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts);
+
+/* dispatch.c */
+int dispatch_init(struct analyzer *a);
+void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts);
+
+/* report.c */
+void report_text(const struct vw_result *r, FILE *f);
+void report_csv(const struct vw_result *r, FILE *f);
+
+/* period accounting shared by state.c and nested.c */
+void period_add(struct analyzer *a, struct vw_vcpu *v, enum vw_state s,
+		uint64_t start, uint64_t end);
+const char *exit_name(struct analyzer *a, uint32_t isa, uint32_t code);
+
+#endif

@@ -1,0 +1,190 @@
+/* Nested (L2) attribution: L2 vCPUs by vmcs12/vmcb12, L2 VMs by nested page-table root. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer.h"
+#include "util.h"
+
+static struct l2vcpu *l2_get(struct analyzer *a, int tgid, uint64_t vmcs)
+{
+	struct l2vcpu *x;
+
+	for (x = a->l2s; x; x = x->next)
+		if (x->vmcs == vmcs && x->tgid == tgid)
+			return x;
+	x = xcalloc(1, sizeof(*x));
+	x->vmcs = vmcs;
+	x->tgid = tgid;
+	x->state = VS_UNKNOWN;
+	x->next = a->l2s;
+	a->l2s = x;
+	return x;
+}
+
+/* The state of L2 vCPU @x, derived from the L1 vCPU thread @t it is current on. */
+static enum vw_state l2_state(const struct thread *t, const struct l2vcpu *x)
+{
+	if (x->halted)
+		return VS_IDLE;
+	if (!t->in_l2 && t->state == VS_GUEST)
+		return VS_GUEST;	/* L1 handles the reflected exit */
+	return t->state;
+}
+
+static void l2_commit(struct analyzer *a, struct l2vcpu *x, enum vw_state s, uint64_t ts)
+{
+	if (x->res)
+		period_add(a, x->res, s, x->since, ts);
+	x->since = ts;
+}
+
+void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts)
+{
+	struct l2vcpu *x = t->cur_l2;
+	enum vw_state s;
+
+	if (!x || !x->active)
+		return;
+	s = l2_state(t, x);
+	if (s == x->state)
+		return;
+	l2_commit(a, x, x->state, ts);
+	x->state = s;
+}
+
+/* The L2 idle of @x ends at its next VM-enter; event_inj tells why. */
+static void l2_wake(struct analyzer *a, struct l2vcpu *x, int vec, uint64_t ts)
+{
+	enum vw_reason r = classify_vector(a, vec);
+
+	l2_commit(a, x, VS_IDLE, ts);
+	x->halted = false;
+	if (x->res && ts >= a->from && ts <= a->to)
+		res_add_wait(x->res, r, ts - x->halt_start, vec, -1);
+}
+
+void on_nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
+		     bool has_pgd, int inj_vec, uint64_t ts)
+{
+	struct l2vcpu *x = l2_get(a, t->tgid, vmcs);
+	struct l2vcpu *prev = t->cur_l2;
+
+	vcpu_promote(a, t, ts);
+	if (prev && prev != x && prev->active) {
+		if (!prev->halted)
+			l2_commit(a, prev, prev->state, ts);
+		prev->active = prev->halted;	/* a halted L2 vCPU stays idle */
+	}
+	if (x->halted)
+		l2_wake(a, x, inj_vec, ts);
+	if (!x->res) {
+		x->res = xcalloc(1, sizeof(*x->res));
+		x->res->vcpu = t->vcpu_id;
+		x->res->tid = t->tid;
+		x->res->first_ns = ts;
+		snprintf(x->res->comm, sizeof(x->res->comm), "%s", t->comm);
+		x->pgd = pgd;
+		x->has_pgd = has_pgd;
+	}
+	t->in_l2 = true;
+	t->cur_l2 = x;
+	if (!x->active) {
+		x->active = true;
+		x->since = ts;
+		x->state = l2_state(t, x);
+	} else {
+		l2_follow(a, t, ts);
+	}
+}
+
+static bool is_hlt(uint32_t isa, uint32_t code)
+{
+	return isa == 1 ? (code & 0xffff) == 12 : code == 0x78;
+}
+
+void on_nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code,
+		      uint64_t ts)
+{
+	struct l2vcpu *x = t->cur_l2;
+
+	t->in_l2 = false;
+	if (!x || !x->active)
+		return;
+	if (is_hlt(isa, code)) {
+		l2_commit(a, x, x->state, ts);
+		x->halted = true;
+		x->halt_start = ts;
+		x->state = VS_IDLE;
+	}
+	l2_follow(a, t, ts);
+}
+
+void l2_exit_open(struct thread *t, uint32_t isa, uint32_t code, uint64_t ts)
+{
+	struct l2vcpu *x = t->cur_l2;
+
+	if (!x)
+		return;
+	x->exit_open = true;
+	x->exit_isa = isa;
+	x->exit_code = code;
+	x->exit_start = ts;
+}
+
+void l2_exit_close(struct analyzer *a, struct thread *t, uint64_t ts)
+{
+	struct l2vcpu *x = t->cur_l2;
+	struct vw_exit *e;
+
+	if (!x || !x->exit_open)
+		return;
+	x->exit_open = false;
+	if (!x->res || ts < a->from || ts > a->to)
+		return;
+	e = res_exit(x->res, x->exit_isa, x->exit_code, exit_name(a, x->exit_isa, x->exit_code));
+	hist_add(&e->hist, ts - x->exit_start);
+}
+
+/* A loss on @t's CPU: @t's L2 attribution becomes unknown and stops. */
+void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts)
+{
+	struct l2vcpu *x = t->cur_l2;
+
+	if (!x)
+		return;
+	if (x->active)
+		l2_commit(a, x, VS_UNKNOWN, ts);
+	x->active = false;
+	x->halted = false;
+	x->exit_open = false;
+	t->cur_l2 = NULL;
+}
+
+void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts)
+{
+	struct l2vcpu *x, *next;
+
+	for (x = a->l2s; x; x = next) {
+		char id[32], key[32];
+		struct vw_nested *n;
+		struct vw_vcpu *v;
+
+		next = x->next;
+		if (x->active)
+			l2_commit(a, x, x->state, ts);
+		if (x->res) {
+			if (x->has_pgd)
+				snprintf(id, sizeof(id), "0x%llx", (unsigned long long)x->pgd);
+			else
+				snprintf(id, sizeof(id), "unknown");
+			snprintf(key, sizeof(key), "0x%llx", (unsigned long long)x->vmcs);
+			n = res_nested(res_vm(r, x->tgid), id);
+			n->vcpus = xrealloc(n->vcpus, (n->nr_vcpus + 1) * sizeof(*n->vcpus));
+			v = x->res;
+			v->key = xstrdup(key);
+			n->vcpus[n->nr_vcpus++] = v;
+		}
+		free(x);
+	}
+	a->l2s = NULL;
+}

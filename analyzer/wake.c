@@ -1,0 +1,288 @@
+/* Wake evidence (waker context, poll wakes, after-wake vectors) and wake reasons. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer.h"
+#include "util.h"
+#include "vectors.h"
+
+void evidence_reset(struct evidence *ev)
+{
+	ev->flags = 0;
+	ev->vector = -1;
+	ev->routed_vector = -1;
+	ev->post_vector = -1;
+	ev->gsi = -1;
+	ev->waker = -1;
+}
+
+/* "vhost-<pid>", "kvm-pit/<pid>": a kernel worker serving VM <pid>. */
+bool thread_is_vm_worker(const struct thread *t, const char *prefix, int *pid)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	long v;
+
+	if (strncmp(t->comm, prefix, n))
+		return false;
+	v = strtol(t->comm + n, &end, 10);
+	if (end == t->comm + n || v <= 0)
+		return false;
+	if (pid)
+		*pid = (int)v;
+	return true;
+}
+
+/* Remember a routing/acceptance event in @cpu's current context. */
+void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec)
+{
+	struct cpu_state *c = &a->cpus[cpu];
+	struct ctx_entry *e;
+
+	if (c->nent == CTX_ENTRIES) {
+		memmove(c->ent, c->ent + 1, (CTX_ENTRIES - 1) * sizeof(*c->ent));
+		c->nent--;
+	}
+	e = &c->ent[c->nent++];
+	e->type = type;
+	e->pid = pid;
+	e->seg = c->seg;
+	e->a = x;
+	e->vec = vec;
+}
+
+/* Merge the entries of @cpu's context made by @pid into @ev, for vCPU @vcpu_id. */
+static void scan_context(struct analyzer *a, struct thread *t, struct evidence *ev,
+			 int pid, int cpu)
+{
+	struct cpu_state *c = &a->cpus[cpu];
+	int last_accept = -1;
+
+	for (int i = 0; i < c->nent; i++) {
+		struct ctx_entry *e = &c->ent[i];
+
+		if (e->pid != pid || e->seg != c->seg)
+			continue;
+		switch (e->type) {
+		case CE_ACCEPT:
+			last_accept = i;
+			if (t->vcpu_id >= 0 && e->a == t->vcpu_id)
+				ev->vector = e->vec;
+			break;
+		case CE_IPI:
+			ev->flags |= EV_IPI;
+			break;
+		case CE_MSI:
+		case CE_IOAPIC:
+			ev->flags |= EV_ROUTED;
+			ev->routed_vector = e->vec;
+			if (e->type == CE_IOAPIC)
+				ev->gsi = e->a;
+			break;
+		case CE_SET_IRQ:
+			ev->flags |= EV_ROUTED;
+			ev->gsi = e->a;
+			break;
+		case CE_PIC:
+			ev->flags |= EV_ROUTED;
+			if (ev->gsi < 0)
+				ev->gsi = e->a;
+			break;
+		}
+	}
+	/* An unknown vcpu id is learnt from the accept right before its waking. */
+	if (t->vcpu_id < 0 && last_accept >= 0) {
+		t->vcpu_id = c->ent[last_accept].a;
+		ev->vector = c->ent[last_accept].vec;
+	}
+}
+
+/* The sched_waking of halted @t by @waker on @cpu: record its context. */
+void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu)
+{
+	struct evidence *ev = t->tent ? &t->tent_ev : &t->ev;
+	struct cpu_state *c;
+
+	if (cpu < 0 || cpu >= a->ncpus)
+		return;
+	c = &a->cpus[cpu];
+	ev->flags |= EV_CONTEXT;
+	ev->waker = waker;
+	if (c->hrtimer_pid == waker && c->hrtimer_kind == 1)
+		ev->flags |= EV_TIMER_FN;
+	scan_context(a, t, ev, waker, cpu);
+	if (t->vcpu_id >= 0 && ev->vector < 0) {
+		/* the accept may precede the hrtimer bracket on the same thread */
+		for (int i = 0; i < c->nent; i++)
+			if (c->ent[i].pid == waker && c->ent[i].type == CE_ACCEPT &&
+			    c->ent[i].a == t->vcpu_id)
+				ev->vector = c->ent[i].vec;
+	}
+}
+
+static bool same_vm(const struct thread *x, int tgid)
+{
+	return x->tgid < 0 || tgid < 0 || x->tgid == tgid;
+}
+
+/*
+ * kvm_apic_accept_irq by @sender for @apicid: evidence for a halted vCPU that
+ * polls (its wake will be kvm_vcpu_wakeup, not a sched_waking).
+ */
+void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec)
+{
+	struct thread *s = thread_find(a, sender);
+	struct thread *hit = NULL;
+	int tgid = s ? s->tgid : -1;
+	int n = 0;
+
+	for (int i = 0; i < a->nhalted; i++) {
+		struct thread *t = a->halted[i];
+
+		if (t->sched == SCH_SLEEPING || t->vcpu_id != apicid || !same_vm(t, tgid) || t == s)
+			continue;
+		hit = t;
+		n++;
+	}
+	if (n != 1 || hit->ev.vector >= 0)
+		return;
+	hit->ev.vector = vec;
+	hit->ev.waker = sender;
+	hit->ev.flags |= EV_CONTEXT;
+	scan_context(a, hit, &hit->ev, sender, cpu);
+	hit->ev.vector = vec;
+}
+
+/* A vector seen on @t itself after its wake (accept for itself, kvm_inj_virq). */
+void evidence_post(struct analyzer *a, struct thread *t, int vec)
+{
+	(void)a;
+	if (t->pw.active && t->pw.ev.post_vector < 0)
+		t->pw.ev.post_vector = vec;
+}
+
+/* An hrtimer runs on @t's own CPU while it halt-polls. */
+void evidence_timer_on_self(struct analyzer *a, struct thread *t, int kind)
+{
+	(void)a;
+	if (t->ctx == CTX_HALTED && kind == 1 && t->ev.waker < 0) {
+		t->ev.flags |= EV_TIMER_FN | EV_CONTEXT;
+		t->ev.waker = t->tid;
+	}
+}
+
+/* hrtimer callback address -> 1 for a KVM guest timer, 2 for anything else. */
+int hrtimer_kind(struct analyzer *a, unsigned long long addr)
+{
+	static const char *const kvm_timers[] = {
+		"apic_timer_fn", "pit_timer_fn", "kvm_pit_timer_fn", "stimer_timer_callback",
+		"hpet_timer_fn", "xen_timer_callback",
+	};
+	const char *fn;
+	int kind = 2;
+
+	for (int i = 0; i < a->nfncache; i++)
+		if (a->fncache[i].addr == addr)
+			return a->fncache[i].kind;
+	fn = tep_find_function(a->tep, addr);
+	if (fn) {
+		for (size_t i = 0; i < ARRAY_SIZE(kvm_timers); i++)
+			if (!strcmp(fn, kvm_timers[i]))
+				kind = 1;
+	}
+	if (a->nfncache < (int)ARRAY_SIZE(a->fncache)) {
+		a->fncache[a->nfncache].addr = addr;
+		a->fncache[a->nfncache].kind = kind;
+		a->nfncache++;
+	}
+	return kind;
+}
+
+static int override_of(struct analyzer *a, int vec)
+{
+	for (int i = 0; i < a->novr; i++)
+		if (a->ovr[i].vec == vec)
+			return a->ovr[i].reason;
+	return -1;
+}
+
+/* Apply the README's wake-reason rules, in order. */
+static enum vw_reason classify(struct analyzer *a, struct thread *t, const struct evidence *ev,
+			       int *src, int *vec_out)
+{
+	struct thread *w = ev->waker >= 0 ? thread_find(a, ev->waker) : NULL;
+	int vec = ev->vector >= 0 ? ev->vector :
+		  ev->routed_vector >= 0 ? ev->routed_vector : ev->post_vector;
+	struct vm_info *vm = vm_get(a, t->tgid);
+	enum vw_reason r = WR_NR;
+	int o;
+
+	*src = -1;
+	*vec_out = vec;
+	if (vec >= 0 && (o = override_of(a, vec)) >= 0)
+		return o;
+	if (w && w != t && w->vcpu && same_vm(w, t->tgid) &&
+	    (!(ev->flags & EV_ROUTED) || (ev->flags & EV_IPI))) {
+		*src = w->vcpu_id;
+		r = WR_IPI;
+	} else if (ev->flags & EV_IPI) {
+		r = WR_IPI;
+	} else if ((ev->flags & EV_TIMER_FN) || (w && thread_is_vm_worker(w, "kvm-pit/", NULL))) {
+		r = WR_TIMER;
+	} else if (w && thread_is_vm_worker(w, "vhost-", NULL)) {
+		r = WR_NET;
+	} else if (w && !w->vcpu && w != t && same_vm(w, t->tgid) &&
+		   (w->did_io || !strncmp(w->comm, "IO ", 3))) {
+		r = WR_DISK;
+	}
+	if (w && r != WR_NR && r != WR_IPI)
+		w->did_io = false;
+	if (r != WR_NR) {
+		if (vec >= 0 && vec < 256)
+			vm->learned[vec] = (int8_t)(r + 1);
+		return r;
+	}
+	if (vec >= 0 && vec < 256 && vm->learned[vec])
+		return vm->learned[vec] - 1;
+	if (vec == VEC_LOCAL_TIMER || vec == VEC_LOCAL_TIMER_OLD)
+		return WR_TIMER;
+	if (vec >= VEC_CALL_FUNCTION_SINGLE && vec <= VEC_RESCHEDULE)
+		return WR_IPI;
+	if (vec >= 0)
+		return WR_DEVICE;
+	return WR_UNKNOWN;
+}
+
+/* The wait of @t has all its evidence: classify it and count it. */
+void wait_finalize(struct analyzer *a, struct thread *t)
+{
+	struct pending_wait *pw = &t->pw;
+	enum vw_reason r;
+	int src, vec;
+
+	if (!pw->active)
+		return;
+	pw->active = false;
+	r = classify(a, t, &pw->ev, &src, &vec);
+	if (!t->res || pw->end < a->from || pw->end > a->to)
+		return;
+	res_add_wait(t->res, r, pw->ns, r == WR_DEVICE ? vec : src, pw->ev.gsi);
+	if (pw->l2 && pw->l2->res)
+		res_add_wait(pw->l2->res, r, pw->ns, r == WR_DEVICE ? vec : src, pw->ev.gsi);
+}
+
+/* Reason of a wait known only by its vector (an L2 wake, from event_inj). */
+enum vw_reason classify_vector(struct analyzer *a, int vec)
+{
+	int o;
+
+	if (vec < 0)
+		return WR_UNKNOWN;
+	if ((o = override_of(a, vec)) >= 0)
+		return o;
+	if (vec == VEC_LOCAL_TIMER || vec == VEC_LOCAL_TIMER_OLD)
+		return WR_TIMER;
+	if (vec >= VEC_CALL_FUNCTION_SINGLE && vec <= VEC_RESCHEDULE)
+		return WR_IPI;
+	return WR_DEVICE;
+}
