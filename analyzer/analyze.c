@@ -290,6 +290,25 @@ static struct tracecmd_input *pick_buffer(const char *file, struct tracecmd_inpu
 	return *owned;
 }
 
+/* trace-cmd's GUEST options name vCPU threads (host pid per vcpu id) and VMs. */
+static void guests_apply(struct analyzer *a)
+{
+	for (int g = 0; g < a->info->nguests; g++) {
+		const struct tdat_guest *gu = &a->info->guests[g];
+
+		for (int v = 0; v < gu->nvcpus; v++) {
+			struct thread *t;
+
+			if (gu->vcpu_pid[v] <= 0)
+				continue;
+			t = thread_hint(a, gu->vcpu_pid[v]);
+			t->vcpu_id = v;
+			t->guest = g + 1;
+			vcpu_promote(a, t, 0);
+		}
+	}
+}
+
 static void analyzer_free(struct analyzer *a)
 {
 	for (unsigned int i = 0; i < a->hsize; i++) {
@@ -356,18 +375,27 @@ static int run(const struct analyze_opts *o, struct vw_result *res)
 {
 	struct tracecmd_input *h, *b, *owned;
 	struct analyzer a = { 0 };
+	struct tdat_info info;
 	int ret = -1;
 
 	if (check_input(o->file))
 		return -1;
-	if (tdat_register_zlib())
-		vw_warn("zlib-compressed traces cannot be read (registration failed)");
+	if (tdat_read_info(o->file, &info) && !info.version) {
+		vw_err("%s: truncated trace.dat header", o->file);
+		return -1;
+	}
+	a.info = &info;
+	if (!strcmp(info.compression, "zlib") && tdat_register_zlib()) {
+		vw_err("%s: zlib-compressed, and zlib could not be registered with libtracecmd",
+		       o->file);
+		goto out_info;
+	}
 	tracecmd_set_loglevel(TEP_LOG_CRITICAL);
 	h = tracecmd_open(o->file, TRACECMD_FL_LOAD_NO_PLUGINS);
 	if (!h) {
-		vw_err("%s: cannot read this trace.dat (corrupt, truncated, or an unsupported "
-		       "compression)", o->file);
-		return -1;
+		vw_err("%s: cannot read this trace.dat (version %d, %s compression): corrupt, "
+		       "truncated, or not supported", o->file, info.version, info.compression);
+		goto out_info;
 	}
 	b = pick_buffer(o->file, h, o->buffer, &owned);
 	if (!b)
@@ -385,6 +413,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res)
 	}
 	a.from = o->from;
 	a.to = o->to;
+	guests_apply(&a);
 	a.ovr = o->ovr;
 	a.novr = o->novr;
 	dispatch_init(&a);
@@ -406,6 +435,8 @@ out:
 	if (owned)
 		tracecmd_close(owned);
 	tracecmd_close(h);
+out_info:
+	tdat_info_free(&info);
 	return ret;
 }
 

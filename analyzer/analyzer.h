@@ -9,6 +9,7 @@
 #include <event-parse.h>
 
 #include "result.h"
+#include "tdat_read.h"
 
 enum sched_st { SCH_UNKNOWN, SCH_ON, SCH_RUNNABLE, SCH_SLEEPING };
 enum ctx_st { CTX_UNKNOWN, CTX_GUEST, CTX_GUEST_L2, CTX_HYP, CTX_VMM, CTX_HALTED, CTX_RUN };
@@ -59,6 +60,7 @@ struct thread {
 	bool vcpu;
 	bool seen_entry;		/* has had kvm_entry/kvm_exit */
 	bool did_io;			/* block I/O or D-sleep since last injection */
+	int guest;			/* 1 + index of a trace-cmd GUEST option naming it */
 	int vcpu_id;			/* -1 unknown */
 	uint64_t first_ns;
 
@@ -208,6 +210,8 @@ struct analyzer {
 	/* function address -> kind cache for hrtimer callbacks */
 	struct { unsigned long long addr; int kind; } fncache[64];
 	int nfncache;
+
+	struct tdat_info *info;		/* version, compression, GUEST options */
 
 	uint64_t first_ts, last_ts;
 	uint64_t events, lost_events;

@@ -715,6 +715,23 @@ static void vm_name(struct vw_vm *vm, struct analyzer *a)
 		vm->name = xstrdup("?");
 }
 
+/* The VM of a guest named by trace-cmd's GUEST option, whose VMM pid is unknown. */
+static struct vw_vm *guest_vm(struct analyzer *a, struct vw_result *r, int g)
+{
+	const char *name = a->info->guests[g].name;
+	struct vw_vm *vm;
+
+	for (int i = 0; i < r->nr_vms; i++)
+		if (r->vms[i]->pid == -1 && r->vms[i]->name && !strcmp(r->vms[i]->name, name))
+			return r->vms[i];
+	vm = xcalloc(1, sizeof(*vm));
+	vm->pid = -1;
+	vm->name = xstrdup(name);
+	r->vms = xrealloc(r->vms, (r->nr_vms + 1) * sizeof(*r->vms));
+	r->vms[r->nr_vms++] = vm;
+	return vm;
+}
+
 /* Close every open period at the end and move the vCPUs into @r. */
 void analyzer_finish(struct analyzer *a, struct vw_result *r)
 {
@@ -735,7 +752,7 @@ void analyzer_finish(struct analyzer *a, struct vw_result *r)
 				t->res = NULL;
 				continue;
 			}
-			vm = res_vm(r, t->tgid);
+			vm = t->tgid < 0 && t->guest ? guest_vm(a, r, t->guest - 1) : res_vm(r, t->tgid);
 			vm->vcpus = xrealloc(vm->vcpus, (vm->nr_vcpus + 1) * sizeof(*vm->vcpus));
 			vm->vcpus[vm->nr_vcpus++] = v;
 			v->vcpu = t->vcpu_id;
@@ -749,5 +766,6 @@ void analyzer_finish(struct analyzer *a, struct vw_result *r)
 		}
 	}
 	for (int i = 0; i < r->nr_vms; i++)
-		vm_name(r->vms[i], a);
+		if (!r->vms[i]->name)
+			vm_name(r->vms[i], a);
 }
