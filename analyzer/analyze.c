@@ -23,6 +23,7 @@ struct analyze_opts {
 	const char *buffer;
 	int vcpu;
 	int format;
+	bool explain;
 	uint64_t from, to;
 	struct vector_override *ovr;
 	int novr;
@@ -45,6 +46,8 @@ static void usage(FILE *f)
 		"                      treat guest vector VEC (e.g. 0x23) as REASON:\n"
 		"                      timer, ipi, disk, net, device or unknown (repeatable)\n"
 		"      --buffer NAME   analyze this buffer (trace-cmd -B instance)\n"
+		"      --explain       print the events of the chosen vCPUs as trace-cmd report\n"
+		"                      does, each followed by what the analysis decided\n"
 		"  -h, --help          this help\n");
 }
 
@@ -70,7 +73,7 @@ static int parse_vector(struct analyze_opts *o, const char *arg)
 
 static int parse_args(int argc, char **argv, struct analyze_opts *o)
 {
-	enum { O_JSON = 256, O_CSV, O_VM, O_VCPU, O_FROM, O_TO, O_VECTOR, O_BUFFER };
+	enum { O_JSON = 256, O_CSV, O_VM, O_VCPU, O_FROM, O_TO, O_VECTOR, O_BUFFER, O_EXPLAIN };
 	static const struct option lopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV },
@@ -81,6 +84,7 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
 		{ "to", required_argument, NULL, O_TO },
 		{ "vector", required_argument, NULL, O_VECTOR },
 		{ "buffer", required_argument, NULL, O_BUFFER },
+		{ "explain", no_argument, NULL, O_EXPLAIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -126,6 +130,9 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
 			break;
 		case O_BUFFER:
 			o->buffer = optarg;
+			break;
+		case O_EXPLAIN:
+			o->explain = true;
 			break;
 		default:
 			usage(stderr);
@@ -244,7 +251,8 @@ static long buffer_score(struct tracecmd_input *b)
 
 /* The buffer to analyze: --buffer NAME, else the one holding the most kvm events. */
 static struct tracecmd_input *pick_buffer(const char *file, struct tracecmd_input *h,
-					  const char *name, struct tracecmd_input **owned)
+					  const char *name, struct tracecmd_input **owned,
+					  const char **bufname)
 {
 	int n = tracecmd_buffer_instances(h);
 	struct tracecmd_input *s;
@@ -252,6 +260,7 @@ static struct tracecmd_input *pick_buffer(const char *file, struct tracecmd_inpu
 	int best = -1;
 
 	*owned = NULL;
+	*bufname = NULL;
 	if (!n || (name && !*name))
 		return h;
 	if (!name) {
@@ -285,6 +294,7 @@ static struct tracecmd_input *pick_buffer(const char *file, struct tracecmd_inpu
 	if (best < 0)
 		return h;
 	*owned = tracecmd_buffer_instance_handle(h, best);
+	*bufname = tracecmd_buffer_instance_name(h, best);
 	if (!*owned)
 		vw_err("cannot read buffer '%s'", tracecmd_buffer_instance_name(h, best));
 	return *owned;
@@ -371,11 +381,17 @@ static void apply_filters(struct vw_result *r, const struct analyze_opts *o)
 	r->nr_vms = nv;
 }
 
-static int run(const struct analyze_opts *o, struct vw_result *res)
+/*
+ * One pass over the trace into @res. With @ex_tids, the pass also prints the
+ * events of those threads, annotated (--explain), to @ex_out.
+ */
+static int run(const struct analyze_opts *o, struct vw_result *res,
+	       const int *ex_tids, int ex_ntids, FILE *ex_out)
 {
 	struct tracecmd_input *h, *b, *owned;
 	struct analyzer a = { 0 };
 	struct tdat_info info;
+	const char *bufname;
 	int ret = -1;
 
 	if (check_input(o->file))
@@ -391,13 +407,14 @@ static int run(const struct analyze_opts *o, struct vw_result *res)
 		goto out_info;
 	}
 	tracecmd_set_loglevel(TEP_LOG_CRITICAL);
-	h = tracecmd_open(o->file, TRACECMD_FL_LOAD_NO_PLUGINS);
+	/* --explain renders lines as trace-cmd report does: with its plugins */
+	h = tracecmd_open(o->file, ex_out ? 0 : TRACECMD_FL_LOAD_NO_PLUGINS);
 	if (!h) {
 		vw_err("%s: cannot read this trace.dat (version %d, %s compression): corrupt, "
 		       "truncated, or not supported", o->file, info.version, info.compression);
 		goto out_info;
 	}
-	b = pick_buffer(o->file, h, o->buffer, &owned);
+	b = pick_buffer(o->file, h, o->buffer, &owned, &bufname);
 	if (!b)
 		goto out;
 	a.tep = tracecmd_get_tep(b);
@@ -414,6 +431,8 @@ static int run(const struct analyze_opts *o, struct vw_result *res)
 	a.from = o->from;
 	a.to = o->to;
 	guests_apply(&a);
+	if (ex_out)
+		a.ex = explain_new(ex_out, b, bufname, ex_tids, ex_ntids, o->from, o->to);
 	a.ovr = o->ovr;
 	a.novr = o->novr;
 	dispatch_init(&a);
@@ -431,12 +450,36 @@ static int run(const struct analyze_opts *o, struct vw_result *res)
 	apply_filters(res, o);
 	ret = 0;
 out:
+	explain_free(a.ex);
 	analyzer_free(&a);
 	if (owned)
 		tracecmd_close(owned);
 	tracecmd_close(h);
 out_info:
 	tdat_info_free(&info);
+	return ret;
+}
+
+/* --explain: a first pass finds the chosen vCPUs, a second prints their events. */
+static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE *out)
+{
+	struct vw_result again = { 0 };
+	int *tids = NULL, n = 0, ret;
+
+	for (int i = 0; i < res->nr_vms; i++) {
+		for (int j = 0; j < res->vms[i]->nr_vcpus; j++) {
+			tids = xrealloc(tids, (n + 1) * sizeof(*tids));
+			tids[n++] = res->vms[i]->vcpus[j]->tid;
+		}
+	}
+	if (!n) {
+		vw_err("--explain: no vCPU matches the selection");
+		free(tids);
+		return EXIT_RUNTIME;
+	}
+	ret = run(o, &again, tids, n, out) ? EXIT_RUNTIME : 0;
+	res_free(&again);
+	free(tids);
 	return ret;
 }
 
@@ -451,11 +494,15 @@ int cmd_analyze(int argc, char **argv)
 		free(o.ovr);
 		return EXIT_USAGE;
 	}
-	if (run(&o, &res))
+	if (run(&o, &res, NULL, 0, NULL))
 		goto out;
 	if (o.out && !(out = fopen(o.out, "w"))) {
 		vw_err("cannot write %s: %s", o.out, strerror(errno));
 		out = stdout;
+		goto out;
+	}
+	if (o.explain) {
+		ret = explain_run(&o, &res, out);
 		goto out;
 	}
 	if (o.format == OUT_JSON)

@@ -184,6 +184,8 @@ struct exit_names {
 	struct tep_print_flag_sym *svm;
 };
 
+struct explain;
+
 struct vector_override {
 	int vec;
 	int reason;
@@ -212,6 +214,7 @@ struct analyzer {
 	int nfncache;
 
 	struct tdat_info *info;		/* version, compression, GUEST options */
+	struct explain *ex;		/* --explain, or NULL */
 
 	uint64_t first_ts, last_ts;
 	uint64_t events, lost_events;
@@ -270,6 +273,22 @@ void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts);
 /* report.c */
 void report_text(const struct vw_result *r, FILE *f);
 void report_csv(const struct vw_result *r, FILE *f);
+
+/* explain.c */
+struct tracecmd_input;
+struct explain *explain_new(FILE *out, struct tracecmd_input *h, const char *bufname,
+			    const int *tids, int ntids, uint64_t from, uint64_t to);
+void explain_free(struct explain *ex);
+bool explain_selected(const struct analyzer *a, int tid);
+void explain_note(struct analyzer *a, const struct thread *t, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void explain_state(struct analyzer *a, const struct thread *t, enum vw_state from,
+		   enum vw_state to);
+void explain_wait(struct analyzer *a, const struct thread *t, const struct pending_wait *pw,
+		  enum vw_reason r, int src, int vec);
+bool explain_involves(struct analyzer *a, struct tep_record *r, int pid, int kind,
+		      const int *pids, int npids);
+void explain_emit(struct analyzer *a, struct tep_record *r, bool involved);
 
 /* period accounting shared by state.c and nested.c */
 void period_add(struct analyzer *a, struct vw_vcpu *v, enum vw_state s,

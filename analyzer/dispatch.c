@@ -395,7 +395,7 @@ other:
 }
 
 /* Route one record. Records come in time order across CPUs. */
-void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts)
+static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts)
 {
 	int id = tep_data_type(a->tep, r);
 	int pid = tep_data_pid(a->tep, r);
@@ -448,4 +448,43 @@ void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts)
 			on_kvm(a, d, r, t, pid, cpu, ts);
 		break;
 	}
+}
+
+/* The threads a sched event names besides its task (for --explain). */
+static int named_pids(struct analyzer *a, struct tep_record *r, int *pids)
+{
+	int id = tep_data_type(a->tep, r);
+	struct ev_desc *d = (id >= 0 && id < a->ndesc) ? &a->desc[id] : NULL;
+
+	if (!d)
+		return 0;
+	switch (d->kind) {
+	case K_SWITCH:
+		pids[0] = (int)fsval(a, r, d->f[1]);
+		pids[1] = (int)fsval(a, r, d->f[4]);
+		return 2;
+	case K_WAKING:
+	case K_WAKEUP:
+	case K_WAKEUP_NEW:
+		pids[0] = (int)fsval(a, r, d->f[1]);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts)
+{
+	int pids[2], n, pid;
+	bool involved;
+
+	if (!a->ex) {
+		dispatch_one(a, r, cpu, ts);
+		return;
+	}
+	pid = tep_data_pid(a->tep, r);
+	n = named_pids(a, r, pids);
+	involved = explain_involves(a, r, pid, 0, pids, n);
+	dispatch_one(a, r, cpu, ts);
+	explain_emit(a, r, involved);
 }

@@ -303,6 +303,8 @@ void state_update(struct analyzer *a, struct thread *t, uint64_t ts)
 	}
 	if (t->state == VS_PREEMPTED)
 		preempt_stop(a, t, ts);
+	if (a->ex)
+		explain_state(a, t, t->state, s);
 	commit(a, t, t->state, t->since, ts);
 	state_enter(a, t, s, ts);
 	l2_follow(a, t, ts);
@@ -414,6 +416,10 @@ static void tent_refute(struct analyzer *a, struct thread *t)
 
 static void tent_confirm(struct analyzer *a, struct thread *t)
 {
+	if (a->ex)
+		explain_note(a, t, "kvm_vcpu_wakeup: the sleep since %llu.%06llu was a halt",
+			     (unsigned long long)(t->tent_start / 1000000000ULL),
+			     (unsigned long long)(t->tent_start % 1000000000ULL / 1000));
 	commit(a, t, t->tent_state, t->tent_since, t->tent_start);
 	commit(a, t, VS_IDLE, t->tent_start, t->tent_wake);
 	t->pw.active = true;

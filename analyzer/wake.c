@@ -264,6 +264,8 @@ void wait_finalize(struct analyzer *a, struct thread *t)
 		return;
 	pw->active = false;
 	r = classify(a, t, &pw->ev, &src, &vec);
+	if (a->ex)
+		explain_wait(a, t, pw, r, src, vec);
 	if (!t->res || pw->end < a->from || pw->end > a->to)
 		return;
 	res_add_wait(t->res, r, pw->ns, r == WR_DEVICE ? vec : src, pw->ev.gsi);
