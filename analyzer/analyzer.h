@@ -21,6 +21,7 @@ enum {
 	EV_PIT		= 1 << 2,	/* routed by the in-kernel PIT thread */
 	EV_ROUTED	= 1 << 3,	/* msi/ioapic/pic/set_irq in the context */
 	EV_CONTEXT	= 1 << 4,	/* a waker context was captured */
+	EV_IRQCTX	= 1 << 5,	/* woken from interrupt context: no waker task */
 };
 
 struct evidence {
@@ -143,6 +144,7 @@ struct cpu_state {
 	uint32_t seg;			/* context segment: bumped at hrtimer entry/exit */
 	int hrtimer_pid;		/* pid interrupted by a running hrtimer, -1 */
 	int hrtimer_kind;		/* 0 none, 1 KVM guest timer, 2 other */
+	bool irqctx;			/* the record being handled runs in hard/soft irq */
 	uint64_t last_ts;
 	struct ctx_entry ent[CTX_ENTRIES];
 	int nent;

@@ -412,6 +412,8 @@ static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint
 	}
 	if (!d || d->kind == K_NONE)
 		return;
+	if (d->kind == K_WAKING || d->kind == K_WAKEUP || d->kind == K_WAKEUP_NEW)
+		c->irqctx = tep_data_flags(a->tep, r) & (TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ);
 	switch (d->kind) {
 	case K_SWITCH:
 		on_switch(a, d, r, cpu, ts);

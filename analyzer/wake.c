@@ -110,6 +110,8 @@ void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu)
 	ev->waker = waker;
 	if (c->hrtimer_pid == waker && c->hrtimer_kind == 1)
 		ev->flags |= EV_TIMER_FN;
+	if (c->irqctx || c->hrtimer_pid == waker)
+		ev->flags |= EV_IRQCTX;
 	scan_context(a, t, ev, waker, cpu);
 	if (t->vcpu_id >= 0 && ev->vector < 0) {
 		/* the accept may precede the hrtimer bracket on the same thread */
@@ -210,7 +212,9 @@ static int override_of(struct analyzer *a, int vec)
 static enum vw_reason classify(struct analyzer *a, struct thread *t, const struct evidence *ev,
 			       int *src, int *vec_out)
 {
-	struct thread *w = ev->waker >= 0 ? thread_find(a, ev->waker) : NULL;
+	/* in interrupt context the task on the CPU is not the waker */
+	struct thread *w = ev->waker >= 0 && !(ev->flags & EV_IRQCTX) ?
+			   thread_find(a, ev->waker) : NULL;
 	int vec = ev->vector >= 0 ? ev->vector :
 		  ev->routed_vector >= 0 ? ev->routed_vector : ev->post_vector;
 	struct vm_info *vm = vm_get(a, t->tgid);
@@ -221,14 +225,14 @@ static enum vw_reason classify(struct analyzer *a, struct thread *t, const struc
 	*vec_out = vec;
 	if (vec >= 0 && (o = override_of(a, vec)) >= 0)
 		return o;
-	if (w && w != t && w->vcpu && same_vm(w, t->tgid) &&
-	    (!(ev->flags & EV_ROUTED) || (ev->flags & EV_IPI))) {
+	if ((ev->flags & EV_TIMER_FN) || (w && thread_is_vm_worker(w, "kvm-pit/", NULL))) {
+		r = WR_TIMER;
+	} else if (w && w != t && w->vcpu && same_vm(w, t->tgid) &&
+		   (!(ev->flags & EV_ROUTED) || (ev->flags & EV_IPI))) {
 		*src = w->vcpu_id;
 		r = WR_IPI;
 	} else if (ev->flags & EV_IPI) {
 		r = WR_IPI;
-	} else if ((ev->flags & EV_TIMER_FN) || (w && thread_is_vm_worker(w, "kvm-pit/", NULL))) {
-		r = WR_TIMER;
 	} else if (w && thread_is_vm_worker(w, "vhost-", NULL)) {
 		r = WR_NET;
 	} else if (w && !w->vcpu && w != t && same_vm(w, t->tgid) &&
