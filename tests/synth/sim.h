@@ -1,0 +1,116 @@
+/* tests/synth: scenario model shared by the parser, the random composer and the simulator. */
+#ifndef VMWAIT_SYNTH_SIM_H
+#define VMWAIT_SYNTH_SIM_H
+
+#include "synth.h"
+
+enum th_kind { TK_VCPU, TK_VHOST, TK_IO, TK_MAIN, TK_HOST, TK_REC };
+
+enum ep_kind {
+	EP_EXIT, EP_PIO, EP_MMIO, EP_HLT, EP_PREEMPT, EP_GUEST,
+	EP_L2ENTER, EP_L2EXIT, EP_L2REFLECT, EP_L2HLT,
+};
+
+enum wake_kind { WK_NONE, WK_TIMER, WK_IPI, WK_NET, WK_DISK, WK_MSI, WK_IOAPIC, WK_PIC };
+enum poll_kind { PL_NONE, PL_BLOCK, PL_SUCCESS };
+
+struct sep {
+	enum ep_kind kind;
+	uint64_t guest, hyp, vmm, idle, pollns, lat, dur;
+	uint32_t code;		/* exit reason code (EP_EXIT, L2 exits) */
+	int wake, poll;
+	int from;		/* ipi: sender vcpu id, -1 any */
+	int vec, gsi;
+	int cpu;		/* move to this CPU (hlt wake, preempt), -1 stay */
+	int by;			/* preempt / busy: thread id */
+	uint64_t vmcs, eptp;
+	int l2reason;		/* l2enter: reason of the L2 wait it ends */
+	uint32_t port;
+	uint64_t gpa;
+	bool in, fast;
+	int count;
+};
+
+struct sthr {
+	int tid, tgid;
+	char comm[16];
+	enum th_kind kind;
+	int cpu;		/* home CPU (vCPU: initial) */
+};
+
+struct svm {
+	int pid;
+	char name[64];
+	char cmdline[256];
+	int isa;		/* 1 vmx, 2 svm */
+	bool apicv;
+	int timer_vec;
+	int vhost, io, main;	/* thread ids, 0 if none */
+	int net_vec, disk_vec;
+};
+
+struct svcpu;
+
+struct slost { int cpu; uint64_t from, to; bool stored; };
+struct snoise { int tid; uint64_t every, run, at; };
+
+struct scn {
+	char kernel[32];
+	char fmtdir[512];
+	int ncpus;
+	unsigned int page_size;
+	uint64_t base;		/* trace clock at scenario time 0 */
+	uint64_t start, end;	/* end 0: when every vCPU is done */
+	int rec_cpu;
+	struct svm *vms;
+	int nr_vms;
+	struct sthr *thr;
+	int nr_thr;
+	struct svcpu *vcpus;
+	int nr_vcpus;
+	struct slost *lost;
+	int nr_lost;
+	struct snoise *noise;
+	int nr_noise;
+	/* random composition */
+	bool random;
+	uint64_t seed;
+	uint64_t max_events;
+};
+
+struct svcpu {
+	int tid, id, vm;	/* vm: index in scn.vms */
+	int cpu;
+	uint64_t at;		/* first entry */
+	struct sep *eps;
+	int nr_eps;
+	bool nested_random;
+};
+
+int scn_parse(struct scn *s, const char *path);
+int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel);
+void scn_free(struct scn *s);
+struct sthr *scn_thread(struct scn *s, int tid);
+struct svm *scn_vm(struct scn *s, int pid);
+
+struct sim_opts {
+	const char *out;	/* trace.dat */
+	const char *truth;	/* JSON, or NULL */
+	const char *fmtroot;	/* tests/data/formats */
+	int version;		/* trace.dat 6 or 7 */
+	enum tdat_compress_kind { SC_NONE, SC_ZSTD } compress;
+};
+
+int sim_run(struct scn *s, const struct sim_opts *o);
+
+/* Deterministic PRNG (splitmix64). */
+static inline uint64_t srand64(uint64_t *st)
+{
+	uint64_t z = (*st += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+#endif

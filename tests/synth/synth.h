@@ -1,0 +1,138 @@
+/* tests/synth: synthetic KVM host traces with their exact vmwait ground truth. */
+#ifndef VMWAIT_SYNTH_H
+#define VMWAIT_SYNTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "result.h"
+
+/* ---- event formats (fmt.c) ---- */
+
+struct sfield {
+	char *name;
+	int offset;
+	int size;
+	bool is_signed;
+	bool data_loc;		/* __data_loc char[] */
+	bool dyn_tail;		/* char buf[] at the end (ftrace print) */
+};
+
+struct sevent {
+	char *system;
+	char *name;
+	int id;
+	char *text;		/* the format file, as read */
+	size_t len;
+	struct sfield *fields;
+	int nr_fields;
+	int size;		/* fixed payload size, struct padding included */
+};
+
+struct sfmt {
+	char *dir;
+	char *header_page, *header_event;
+	size_t header_page_len, header_event_len;
+	struct sevent *ev;
+	int nr_ev;
+	/* kvm_exit symbolic names, parsed from its print fmt */
+	struct sname { uint32_t isa, code; char *name; } *names;
+	int nr_names;
+};
+
+int sfmt_load(struct sfmt *f, const char *dir);
+void sfmt_free(struct sfmt *f);
+const struct sevent *sfmt_event(const struct sfmt *f, const char *name);
+const struct sfield *sev_field(const struct sevent *ev, const char *name);
+/* Name of a kvm_exit reason as the format's __print_symbolic prints it. */
+const char *sfmt_exit_name(const struct sfmt *f, uint32_t isa, uint32_t code);
+
+/* ---- one record (enc.c) ---- */
+
+#define SREC_MAX 512
+
+struct srec {
+	const struct sevent *ev;
+	int len;
+	uint8_t buf[SREC_MAX];
+};
+
+void srec_init(struct srec *r, const struct sevent *ev, int pid);
+/* Set a field if the layout has it; returns false if it does not. */
+bool srec_set(struct srec *r, const char *field, uint64_t v);
+bool srec_str(struct srec *r, const char *field, const char *s);
+
+/* ---- ring-buffer pages (enc.c) ---- */
+
+typedef int (*spage_sink)(void *ctx, unsigned int cpu, const void *page);
+
+struct spenc {
+	unsigned int cpu;
+	unsigned int page_size;
+	uint8_t *page;
+	unsigned int used;	/* bytes of data after the 16-byte header */
+	uint64_t last_ts;
+	bool empty;
+	uint64_t pending_lost;	/* reported on the next page */
+	bool pending_lost_set, pending_lost_stored;
+	spage_sink sink;
+	void *ctx;
+	uint64_t pages;
+};
+
+void spenc_init(struct spenc *p, unsigned int cpu, unsigned int page_size,
+		spage_sink sink, void *ctx);
+int spenc_add(struct spenc *p, uint64_t ts, const void *data, unsigned int len);
+/* The next record starts a new page whose header reports @count lost events. */
+int spenc_lost(struct spenc *p, uint64_t count, bool stored);
+int spenc_flush(struct spenc *p);
+void spenc_free(struct spenc *p);
+
+/* ---- the ground truth (truth.c) ---- */
+
+/* Why a halt ended, as the generator knows it. */
+struct swake {
+	int reason;		/* enum vw_reason, or -1: not a wake */
+	int src;		/* ipi: sending vcpu id; device: vector */
+	int gsi;		/* device: gsi or -1 */
+};
+
+/* The parts of an event the truth needs, filled by the simulator. */
+enum sev_kind {
+	SK_OTHER,		/* any event not listed below */
+	SK_KVM_OTHER,		/* any other kvm:* event */
+	SK_ENTRY, SK_EXIT, SK_USEREXIT, SK_VCPU_WAKEUP, SK_HALT_POLL, SK_INJ_VIRQ,
+	SK_NESTED_ENTER, SK_NESTED_EXIT, SK_NESTED_INJECT, SK_NESTED_OTHER,
+	SK_SWITCH, SK_WAKING, SK_WAKEUP,
+};
+
+struct sinfo {
+	enum sev_kind kind;
+	int cpu;
+	int pid;		/* common_pid */
+	/* sched */
+	int prev_pid, next_pid;	/* switch */
+	bool prev_runnable;
+	const char *next_comm;
+	int wpid, target_cpu;	/* waking/wakeup */
+	/* kvm */
+	uint32_t isa, code;	/* exit, nested_exit, inject */
+	uint64_t vmcs, pgd;	/* nested_enter */
+	struct swake wake;	/* waking / vcpu_wakeup / nested_enter: model's reason */
+};
+
+struct struth;
+
+struct struth *truth_new(struct vw_result *res, const struct sfmt *f);
+/* Declare a thread: vcpu >= 0 for vCPU threads; tgid < 0 for host tasks. */
+void truth_thread(struct struth *t, int tid, int tgid, int vcpu, const char *comm);
+void truth_vm(struct struth *t, int pid, const char *name);
+void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e);
+/* The first record on @cpu after a loss of @count events (-1: unknown). */
+void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count);
+/* Close everything at @end and fill the result. */
+void truth_finish(struct struth *t, uint64_t end);
+void truth_free(struct struth *t);
+
+#endif

@@ -1,0 +1,10 @@
+# tests/synth: the synthetic trace generator (vmwait-synth) and its page unit test.
+SYNTH_SRCS := tests/synth/fmt.c tests/synth/enc.c tests/synth/truth.c tests/synth/scn.c \
+              tests/synth/sim.c
+SYNTH_HDRS := tests/synth/synth.h tests/synth/sim.h
+SYNTH_BIN  := $(B)/tests/synth/vmwait-synth
+TEST_BINS  += $(SYNTH_BIN)
+
+$(SYNTH_BIN): tests/synth/main.c $(SYNTH_SRCS) $(SYNTH_HDRS) $(B)/libvmwait.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ tests/synth/main.c $(SYNTH_SRCS) $(B)/libvmwait.a $(LDLIBS)
