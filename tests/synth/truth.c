@@ -564,7 +564,9 @@ static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts)
 			credit_flush(t, w, ts);
 	}
 	c->curr = e->next_pid;
-	snprintf(c->comm, sizeof(c->comm), "%s", e->next_comm ? e->next_comm : "");
+	/* the idle task is one preemptor, "<idle>", whatever its CPU */
+	snprintf(c->comm, sizeof(c->comm), "%s",
+		 !e->next_pid ? "<idle>" : e->next_comm ? e->next_comm : "");
 }
 
 void truth_vm(struct struth *t, int pid, const char *name)
