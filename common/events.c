@@ -185,7 +185,7 @@ int cmd_events(int argc, char **argv)
 	};
 	struct vw_evset present, missing;
 	bool light = false, trace_cmd = false;
-	const char *dir = NULL;
+	const char *dir;
 	int c, rc = 0;
 
 	while ((c = getopt_long(argc, argv, "+lth", longopts, NULL)) != -1) {
@@ -200,7 +200,8 @@ int cmd_events(int argc, char **argv)
 		events_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (tracefs_tracing_dir_is_mounted(geteuid() == 0, &dir) <= 0 && !dir) {
+	dir = tracefs_tracing_dir();	/* mounts tracefs if needed and allowed */
+	if (!dir) {
 		vw_err("tracefs is not mounted%s", geteuid() ? " (run as root)" : "");
 		return EXIT_RUNTIME;
 	}
