@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 W=$TOP/build/tests/writer
-NMARK=1500		# markers written from each CPU
+NMARK=1500		# markers written from each CPU (live_tests sets it)
 SMALL=()
 
 umount_small() {
@@ -71,18 +71,23 @@ disk_full_tests() {
 		# the disk fills while pages are written: close still keeps every page
 		mount_small 1m || { skip "disk full" "cannot mount tmpfs"; return; }
 		run_prefixed "" "$W/tdat-unit" --enospc-record "$SMALLDIR" "$mode"
+		umount "$SMALLDIR"
 		# the disk fills while the file is assembled: a shorter, valid trace
 		mount_small 512k || return
 		run_prefixed "" "$W/tdat-unit" --enospc-assemble "$SMALLDIR" "$T/asm-tmp" 1000 "$mode"
 		check_truncated "$mode"
+		umount "$SMALLDIR"
 	done
 }
 
-# record INSTANCE: markers with known text from every CPU, and the forks of
-# a few processes; leaves the kernel's own text view in $T/kernel.txt.
+# record INSTANCE [SUBBUF_KB]: NMARK markers with known text from every CPU,
+# and the forks of a few processes; the kernel's text view goes to $T/kernel.txt.
 record() {
 	local inst=$1 cpu
 	echo 0 > "$inst/tracing_on"
+	if [ -n "${2:-}" ]; then
+		echo "$2" > "$inst/buffer_subbuf_size_kb" || return 1
+	fi
 	echo 4096 > "$inst/buffer_size_kb" || return 1
 	echo 1 > "$inst/events/sched/sched_process_fork/enable" || return 1
 	echo 1 > "$inst/tracing_on"
@@ -172,39 +177,40 @@ check_libtracecmd() {
 	check_eq "$name: libtracecmd clock" "clock local" "$(grep '^clock ' "$T/$name.lib")"
 }
 
-live_tests() {
-	local td inst cpu files=() m name pages total=0
-	if [ "$(id -u)" != 0 ]; then
-		skip "tracefs" "needs root"
-		return
-	fi
-	td=$(tracefs_dir) || { skip "tracefs" "no tracefs"; return; }
-	command -v trace-cmd > /dev/null || { skip "tracefs" "trace-cmd is not installed"; return; }
-	inst=$(new_instance "$td") || { nok "tracefs instance" "cannot create"; return; }
-	NCPU=$(nproc)
-	if ! record "$inst"; then
-		nok "record" "could not trace in $inst"
+# live_run LABEL SUBBUF_KB MIN_PAGES MODE...: trace in a new instance (with
+# ring-buffer pages of SUBBUF_KB, or the default), pack its pages in every
+# MODE ("VERSION COMPRESSION") and check what the readers see.
+live_run() {
+	local label=$1 subbuf=$2 min=$3 inst cpu files=() m name pages total=0
+	shift 3
+	# not in $(...): new_instance must register the instance for the cleanup
+	new_instance "$TD" > /dev/null || { nok "${label}tracefs instance" "cannot create"; return; }
+	inst=${TEST_INSTANCES[-1]}
+	if ! record "$inst" "$subbuf"; then
+		nok "${label}record" "could not trace in $inst"
 		return
 	fi
 	PAGE=$(sed -n 's/.*char data;\toffset:\([0-9]*\);\tsize:\([0-9]*\);.*/\1 \2/p' \
 		"$inst/events/header_page" | awk '{print $1 + $2}')
-	check_eq "no events lost" "$NCPU" "$(cat "$inst"/per_cpu/cpu*/stats | grep -c '^overrun: 0$')"
+	[ -z "$subbuf" ] || check_eq "${label}page size" "$((subbuf * 1024))" "$PAGE"
+	check_eq "${label}no events lost" "$NCPU" "$(cat "$inst"/per_cpu/cpu*/stats | grep -c '^overrun: 0$')"
 	KERNEL_EVENTS=$(grep -vc '^#' "$T/kernel.txt")
 	KERNEL_FORKS=$(grep -c 'sched_process_fork:' "$T/kernel.txt")
-	check_eq "kernel shows the markers" "$((NCPU * NMARK))" "$(grep -c 'vmwait-writer-test' "$T/kernel.txt")"
+	check_eq "${label}kernel shows the markers" "$((NCPU * NMARK))" "$(grep -c 'vmwait-writer-test' "$T/kernel.txt")"
 	for ((cpu = 0; cpu < NCPU; cpu++)); do
 		pages=$("$W/tdat-rawcat" "$inst/per_cpu/cpu$cpu/trace_pipe_raw" "$PAGE" "$T/cpu$cpu.raw") || {
-			nok "read cpu$cpu pages" "tdat-rawcat failed"; return; }
+			nok "${label}read cpu$cpu pages" "tdat-rawcat failed"; return; }
 		total=$((total + pages))
 		files+=("$T/cpu$cpu.raw")
 	done
-	# 1500 markers of ~60 bytes per CPU: many pages, several 10-page chunks
-	check_eq "more than 20 pages per CPU" ok "$([ "$total" -gt $((20 * NCPU)) ] && echo ok || echo "$total")"
+	# enough pages for several 10-page chunks
+	check_eq "${label}more than $min pages per CPU" ok \
+		"$([ "$total" -gt $((min * NCPU)) ] && echo ok || echo "$total")"
 	expected_markers > "$T/expected.markers"
-	for m in "6 none" "7 none" "7 zstd" "7 zlib"; do
+	for m in "$@"; do
 		set -- $m
-		name="v$1-$2"
-		if ! "$W/tdat-pack" -o "$T/$name.dat" -V "$1" -c "$2" -i "$inst" -t "$td" \
+		name="${label}v$1-$2"
+		if ! "$W/tdat-pack" -o "$T/$name.dat" -V "$1" -c "$2" -i "$inst" -t "$TD" \
 			-e sched/sched_process_fork -k /proc/kallsyms "${files[@]}" 2> "$T/pack.err"; then
 			nok "$name: pack" "$(cat "$T/pack.err")"
 			continue
@@ -218,13 +224,42 @@ live_tests() {
 			# Debian's trace-cmd has no zlib: read it through tdat_register_zlib()
 			check_libtracecmd "$name" "$T/$name.dat" -z
 		fi
-	done
-	for name in v7-none v7-zstd v7-zlib; do
+		[ "$name" = "${label}v6-none" ] && continue
 		check_eq "$name: libtracecmd output identical to v6" same \
-			"$(cmp -s "$T/v6-none.lib" "$T/$name.lib" && echo same || echo differ)"
+			"$(cmp -s "$T/${label}v6-none.lib" "$T/$name.lib" && echo same || echo differ)"
 	done
+}
+
+live_tests() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "tracefs" "needs root"
+		return
+	fi
+	TD=$(tracefs_dir) || { skip "tracefs" "no tracefs"; return; }
+	command -v trace-cmd > /dev/null || { skip "tracefs" "trace-cmd is not installed"; return; }
+	NCPU=$(nproc)
+	NMARK=1500
+	live_run "" "" 20 "6 none" "7 none" "7 zstd" "7 zlib"
 	check_eq "v7-zstd smaller than v7-none" yes \
 		"$([ "$(stat -c %s "$T/v7-zstd.dat")" -lt "$(stat -c %s "$T/v7-none.dat")" ] && echo yes || echo no)"
+	if [ ! -e "$TD/buffer_subbuf_size_kb" ]; then
+		skip "8k pages" "this kernel has one ring-buffer page size"
+		return
+	fi
+	# pages larger than the CPU's page (Linux 6.7+)
+	NMARK=1000
+	live_run "8k-" 8 3 "6 none" "7 zstd" "7 zlib"
+}
+
+# A trace of 10^6 events: exact count through libtracecmd, and the writer's speed.
+large_test() {
+	local out
+	mkdir -p "$T/large"
+	out=$("$W/tdat-unit" --bench "$T/large" 2500 4 v7-zstd) || { nok "large trace" "bench failed"; return; }
+	echo "$out"
+	check_eq "large trace: 10^6 events read back" "events 1000000" \
+		"$("$W/tdat-read" -c "$T/large/bench-v7-zstd.dat" | grep '^events ')"
+	rm -rf "$T/large"
 }
 
 if [ ! -x "$W/tdat-unit" ] || [ ! -x "$W/tdat-pack" ]; then
@@ -233,4 +268,5 @@ if [ ! -x "$W/tdat-unit" ] || [ ! -x "$W/tdat-pack" ]; then
 fi
 unit_tests
 live_tests
+large_test
 disk_full_tests

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <trace-cmd.h>
@@ -626,11 +627,49 @@ static int enospc_assemble(const char *dir, const char *tmpdir, int version,
 	return 0;
 }
 
+/* Time the writer on @cpus x @pages synthetic pages; prints the rates as "#" lines. */
+static int bench(const char *dir, uint64_t pages, unsigned int cpus, int version,
+		 enum tdat_compress comp)
+{
+	struct tdat_opts o = { version, comp, PAGE, cpus };
+	struct expect e = { cpus, { 0 } };
+	struct timespec t0, t1, t2;
+	struct tdat_writer *w;
+	struct stat st;
+	char path[512];
+
+	if (cpus > MAX_TEST_CPUS)
+		return 1;
+	for (unsigned int c = 0; c < cpus; c++)
+		e.pages[c] = pages;
+	snprintf(path, sizeof(path), "%s/bench-%s.dat", dir, mode_name(version, comp));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	w = tdat_create(path, &o);
+	if (!w)
+		return 1;
+	set_meta(w);
+	if (write_pages(w, &e)) {
+		tdat_abort(w);
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (tdat_close(w) || stat(path, &st))
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	printf("# bench %s: %llu events, %.0f MB raw -> %.1f MB; pages %.2f s, close %.2f s\n",
+	       mode_name(version, comp), (unsigned long long)(pages * cpus * EV_PER_PAGE),
+	       pages * cpus * PAGE / 1e6, st.st_size / 1e6,
+	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+	       (t2.tv_sec - t1.tv_sec) + (t2.tv_nsec - t1.tv_nsec) / 1e9);
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: tdat-unit TMPDIR\n"
 		"       tdat-unit --enospc-record SMALLDIR v6|v7-none|v7-zstd\n"
-		"       tdat-unit --enospc-assemble SMALLDIR TMPDIR PAGES v6|v7-none|v7-zstd\n");
+		"       tdat-unit --enospc-assemble SMALLDIR TMPDIR PAGES v6|v7-none|v7-zstd\n"
+		"       tdat-unit --bench DIR PAGES_PER_CPU CPUS v6|v7-none|v7-zstd|v7-zlib\n");
 	return 2;
 }
 
@@ -668,6 +707,11 @@ int main(int argc, char **argv)
 			return usage();
 		enospc_assemble(argv[2], argv[3], v, c, strtoull(argv[4], NULL, 0));
 		return UNIT_DONE();
+	}
+	if (argc == 6 && !strcmp(argv[1], "--bench")) {
+		if (parse_mode(argv[5], &v, &c))
+			return usage();
+		return bench(argv[2], strtoull(argv[3], NULL, 0), (unsigned int)atoi(argv[4]), v, c);
 	}
 	if (argc != 2)
 		return usage();
