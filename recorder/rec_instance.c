@@ -180,7 +180,8 @@ int rec_instance_setup(struct tracefs_instance *inst, unsigned long kb,
 
 		if (ev->implicit)
 			continue;
-		if (tracefs_event_enable(inst, ev->system, ev->name) < 0) {
+		/* not tracefs_event_enable(): it matches regexes over every system */
+		if (tracefs_event_file_write(inst, ev->system, ev->name, "enable", "1") < 0) {
 			vw_err("cannot enable %s:%s: %s", ev->system, ev->name, strerror(errno));
 			return -1;
 		}

@@ -489,6 +489,31 @@ static int poll_timeout(struct rec *r, bool *expired)
 	return (int)MIN((uint64_t)DRAIN_MS, (end - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
 }
 
+static uint64_t pages_total(const struct rec_reader *rd)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < rd->ncpus; i++)
+		n += rd->cpu[i].pages;
+	return n;
+}
+
+/* Fill @pfd: the signalfd, then (if @cpus) every CPU's buffer. Returns the count. */
+static unsigned int poll_set(struct rec *r, struct pollfd *pfd, bool cpus)
+{
+	unsigned int n = 0;
+
+	pfd[n].fd = r->sfd;
+	pfd[n++].events = POLLIN;
+	for (unsigned int i = 0; cpus && i < r->rd.ncpus; i++) {
+		if (r->rd.cpu[i].fd < 0)
+			continue;
+		pfd[n].fd = r->rd.cpu[i].fd;
+		pfd[n++].events = POLLIN;
+	}
+	return n;
+}
+
 /*
  * Empty the buffers until a signal, -d or the COMMAND's exit; poll() also
  * wakes up when a buffer is half full (the instance's buffer_percent).
@@ -497,43 +522,32 @@ static int poll_timeout(struct rec *r, bool *expired)
 static int loop(struct rec *r)
 {
 	struct pollfd *pfd = xcalloc(r->rd.ncpus + 1, sizeof(*pfd));
-	bool poll_cpus = true, expired;
+	bool poll_cpus = true;
 	int ret = 0;
 
-	pfd[0].fd = r->sfd;
-	pfd[0].events = POLLIN;
 	while (!r->stop_reason) {
-		unsigned int n = 1;
-		uint64_t pages = 0;
+		uint64_t before = pages_total(&r->rd);
+		unsigned int n = poll_set(r, pfd, poll_cpus);
+		bool expired, cpu_ready = false;
 		int timeout = poll_timeout(r, &expired);
 
-		for (unsigned int i = 0; poll_cpus && i < r->rd.ncpus; i++) {
-			if (r->rd.cpu[i].fd < 0)
-				continue;
-			pfd[n].fd = r->rd.cpu[i].fd;
-			pfd[n++].events = POLLIN;
-		}
 		if (!expired && poll(pfd, n, timeout) < 0 && errno != EINTR) {
 			vw_err("poll: %s", strerror(errno));
 			ret = -1;
 			break;
 		}
 		r->stop_reason = handle_signals(r);
-		if (!r->stop_reason && r->o.duration_ns &&
-		    now_ns() >= r->start_ns + r->o.duration_ns)
+		if (!r->stop_reason && poll_timeout(r, &expired) >= 0 && expired)
 			r->stop_reason = "duration";
-		for (unsigned int i = 0; i < r->rd.ncpus; i++)
-			pages -= r->rd.cpu[i].pages;
 		if (reader_drain(&r->rd, false) < 0) {
 			ret = -1;
 			break;
 		}
-		for (unsigned int i = 0; i < r->rd.ncpus; i++)
-			pages += r->rd.cpu[i].pages;
-		/* A buffer that polls readable without whole pages: use the timer only. */
-		for (unsigned int i = 1; i < n && !pages; i++)
-			if (pfd[i].revents)
-				poll_cpus = false;
+		for (unsigned int i = 1; i < n; i++)
+			cpu_ready |= pfd[i].revents != 0;
+		/* A buffer polling readable without whole pages: use the timer only. */
+		if (cpu_ready && pages_total(&r->rd) == before)
+			poll_cpus = false;
 	}
 	free(pfd);
 	return ret;
