@@ -17,6 +17,8 @@
 
 /* Pages taken from one CPU before the next CPU gets its turn. */
 #define PAGES_PER_TURN	256
+/* Turns of every CPU in one reader_drain() while tracing. */
+#define TURNS_PER_DRAIN	16
 
 int reader_open(struct rec_reader *r, struct tracefs_instance *inst,
 		unsigned int ncpus, unsigned int page_size, struct tdat_writer *w)
@@ -143,7 +145,8 @@ int reader_drain(struct rec_reader *r, bool final)
 {
 	bool again = true;
 
-	while (again) {
+	/* While tracing, return to the main loop now and then (signals, -d). */
+	for (int turn = 0; again && (final || turn < TURNS_PER_DRAIN); turn++) {
 		again = false;
 		for (unsigned int i = 0; i < r->ncpus; i++) {
 			int n;
