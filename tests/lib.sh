@@ -37,22 +37,25 @@ tracefs_dir() {
 	return 1
 }
 
-# A unique tracefs instance name for this test; removed by the EXIT trap.
-TEST_INSTANCES=()
+# A unique tracefs instance for this test, removed by the EXIT trap. The list
+# lives in a file so that "inst=$(new_instance ...)" (a subshell) still registers.
 new_instance() {
-	local td=$1 name="vmwait-test-$$-${#TEST_INSTANCES[@]}"
+	local td=$1 n name
+	n=$(wc -l < "$T/.instances" 2>/dev/null || echo 0)
+	name="vmwait-test-$$-$n"
 	mkdir "$td/instances/$name" || return 1
-	TEST_INSTANCES+=("$td/instances/$name")
+	echo "$td/instances/$name" >> "$T/.instances"
 	echo "$td/instances/$name"
 }
 cleanup_instances() {
 	local i
-	for i in "${TEST_INSTANCES[@]}"; do
+	[ -f "$T/.instances" ] || return 0
+	while IFS= read -r i; do
 		[ -d "$i" ] || continue
 		echo 0 > "$i/tracing_on" 2>/dev/null
 		echo > "$i/set_event" 2>/dev/null
 		rmdir "$i" 2>/dev/null
-	done
+	done < "$T/.instances"
 }
 trap 'cleanup_instances; rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM HUP
