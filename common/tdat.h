@@ -10,6 +10,7 @@
  * Usage: tdat_create(); set the metadata (any order); tdat_write_page() for
  * every page of every CPU, in any interleaving; tdat_close(). Pages of one
  * CPU are kept in the order given. Metadata setters copy their input.
+ * A writer is used by one thread at a time.
  */
 #ifndef VMWAIT_TDAT_H
 #define VMWAIT_TDAT_H

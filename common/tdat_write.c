@@ -38,6 +38,17 @@
  *     start of the file to its end. The strings section comes first here
  *     (trace-cmd writes it last); readers locate sections by offset, so the
  *     order is free.
+ *
+ * A full disk: the metadata's space is preallocated in the output as the
+ * setters are called (reserve_meta()); pages go to per-CPU temporary files
+ * next to the output, and a page that does not fit is dropped whole
+ * (tdat_write_page() fails with ENOSPC). tdat_close() frees each block of a
+ * temporary file before writing it to the output, so on a shared file
+ * system the assembly needs no more room than the pages already take. If
+ * the disk still fills up while the data is copied, the file is cut after
+ * the last whole page (or 10-page chunk) and its CPU table patched in place:
+ * a valid, shorter trace, and ENOSPC. This holds for every version and
+ * compression, since the data is always at the end of the file.
  */
 
 #define TDAT_MAGIC		"\027\010\104tracing"
@@ -70,7 +81,7 @@ enum {
 #define COPY_BLOCK		(1u << 20)
 #define MAX_CPUS		65536u
 #define MIN_PAGE_SIZE		256u
-#define MAX_PAGE_SIZE		(64u << 20)
+#define MAX_PAGE_SIZE		(8u << 20)	/* the kernel's largest: 128 pages of 64 KiB */
 
 /* Section descriptions, stored once in the strings section. */
 enum { DS_STRINGS, DS_HEADERS, DS_FTRACE, DS_EVENTS, DS_KALLSYMS, DS_PRINTK,
@@ -380,7 +391,8 @@ static uint64_t meta_estimate(const struct tdat_writer *w)
  * Preallocate the output's metadata now, while the disk still has room: a
  * disk that fills up during the recording must not leave the trace without
  * space for its headers. The blocks stay beyond the end of the file until
- * tdat_close() writes there; what is not used is released then.
+ * tdat_close() writes there; what is not used is released then. A setter
+ * whose reservation fails (ENOSPC) has still stored its value.
  */
 static int reserve_meta(struct tdat_writer *w)
 {
@@ -389,7 +401,7 @@ static int reserve_meta(struct tdat_writer *w)
 	if (need <= w->reserved)
 		return 0;
 	if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)need) < 0) {
-		if (errno == ENOSPC || errno == EFBIG || errno == EIO)
+		if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG || errno == EIO)
 			return -1;
 		/* not supported here: nothing to reserve with */
 	}
@@ -1128,8 +1140,11 @@ static bool out_of_space(struct assembly *a)
 	return true;
 }
 
-/* Copy one CPU's pages as they are. Blocks are freed in the temporary file before
- * they are written, so a full disk shared by both files still has room. */
+/*
+ * Copy one CPU's pages as they are. Each block is freed in the temporary
+ * file before it is written out, so when both files share a full disk the
+ * copy still has room.
+ */
 static int copy_raw(struct assembly *a, struct tdat_cpu *c)
 {
 	uint64_t page = a->w->opts.page_size;

@@ -15,10 +15,11 @@
  * tracecmd_compress_is_supported(), but declares them, and the structure
  * below, only in its private header (lib/trace-cmd/include/private/
  * trace-cmd-private.h), which no Debian package installs. So the structure
- * is declared here, with the layout of that header: unchanged since it was
- * introduced (trace-cmd commit 6e10edc1, "Use a structure to describe a
- * compression protocol", March 2022) through 3.1.6 and up to trace-cmd 3.4
- * (February 2026). The library copies the fields it needs at registration.
+ * is declared here, with the layout of that header: unchanged since its
+ * hooks got a context argument (trace-cmd commit bafc3657, March 2022, in
+ * 3.0, the first release to write v7 files) through 3.1.6 and up to
+ * trace-cmd 3.4 (February 2026). The library copies the fields it needs at
+ * registration, so the structure may live on the stack.
  *
  * Registering a codec beats transcoding the file to zstd or none: nothing
  * is rewritten (a trace can be hundreds of MB), no second copy needs disk

@@ -542,7 +542,7 @@ static int enospc_record(const char *dir, int version, enum tdat_compress comp)
 	struct expect e = { 2, { 0, 0 } };
 	static unsigned char page[PAGE];
 	struct tdat_writer *w;
-	char path[512], name[160];
+	char path[512], name[160], what[200];
 	int err = 0;
 
 	snprintf(path, sizeof(path), "%s/full-%s.dat", dir, mode_name(version, comp));
@@ -563,13 +563,14 @@ static int enospc_record(const char *dir, int version, enum tdat_compress comp)
 			e.pages[c]++;
 		}
 	}
-	snprintf(name, sizeof(name), "enospc %s: write_page fails with ENOSPC", mode_name(version, comp));
-	CHECK(name, err == ENOSPC);
-	snprintf(name, sizeof(name), "enospc %s: pages before it kept", mode_name(version, comp));
-	CHECK(name, tdat_cpu_bytes(w, 0) == e.pages[0] * PAGE && tdat_cpu_bytes(w, 1) == e.pages[1] * PAGE);
-	snprintf(name, sizeof(name), "enospc %s: close succeeds on the full disk", mode_name(version, comp));
-	CHECK(name, tdat_close(w) == 0);
 	snprintf(name, sizeof(name), "enospc %s", mode_name(version, comp));
+	snprintf(what, sizeof(what), "%s: write_page fails with ENOSPC", name);
+	CHECK(what, err == ENOSPC);
+	snprintf(what, sizeof(what), "%s: pages before it kept", name);
+	CHECK(what, tdat_cpu_bytes(w, 0) == e.pages[0] * PAGE &&
+	      tdat_cpu_bytes(w, 1) == e.pages[1] * PAGE);
+	snprintf(what, sizeof(what), "%s: close succeeds on the full disk", name);
+	CHECK(what, tdat_close(w) == 0);
 	check_readback(name, path, &e);
 	printf("# %s: %llu + %llu pages\n", name, (unsigned long long)e.pages[0],
 	       (unsigned long long)e.pages[1]);
