@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <tracefs.h>
@@ -18,6 +19,26 @@
 /* Default and bounds of the per-CPU buffer size, in KB. */
 #define BUF_KB_DEFAULT	4096UL
 #define BUF_KB_MIN	256UL
+
+/*
+ * The tracefs directory, mounted on /sys/kernel/tracing if it is not yet.
+ * NULL if there is none: libtracefs trusts /proc/mounts, which still lists
+ * a tracefs mount that something else was mounted over, so check it.
+ */
+const char *rec_tracing_dir(void)
+{
+	const char *dir = tracefs_tracing_dir();
+	struct sbuf path = { 0 };
+	struct stat st;
+	bool ok;
+
+	if (!dir)
+		return NULL;
+	sbuf_addf(&path, "%s/instances", dir);
+	ok = stat(path.buf, &st) == 0 && S_ISDIR(st.st_mode);
+	sbuf_free(&path);
+	return ok ? dir : NULL;
+}
 
 /* The pid in an instance name "vmwait-<pid>-<n>", or -1 if not of that form. */
 static int instance_pid(const char *name)

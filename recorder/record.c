@@ -683,7 +683,7 @@ static int record(struct rec *r)
 		return EXIT_RUNTIME;
 	if (r->o.cmd && child_fork(r) < 0)
 		return EXIT_RUNTIME;
-	tdir = tracefs_tracing_dir();	/* mounts tracefs if needed */
+	tdir = rec_tracing_dir();
 	if (!tdir) {
 		vw_err("tracefs is not mounted and cannot be mounted on /sys/kernel/tracing");
 		goto fail;

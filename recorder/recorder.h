@@ -47,6 +47,7 @@ int rec_events_build(const char *tdir, bool light, char **extra, size_t nextra,
 void rec_events_free(struct rec_events *evs);
 
 /* rec_instance.c: our own tracefs instance. */
+const char *rec_tracing_dir(void);
 int rec_cleanup_stale(void);
 struct tracefs_instance *rec_instance_create(void);
 int rec_instance_setup(struct tracefs_instance *inst, unsigned long kb,

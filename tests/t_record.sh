@@ -142,6 +142,25 @@ p=$!; wait $p
 check_eq record_no_such_pid_rc 1 $?
 check_eq record_no_such_pid_msg "vmwait: no such process: 999999999" "$(cat "$T/err")"
 
+# tracefs not mounted (in a private mount namespace): mounted, or one line.
+if unshare -m --propagation private true 2>/dev/null; then
+	unshare -m --propagation private sh -c \
+		'umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null
+		 exec "$1" record -q -d 0.2 -o "$2"' sh "$VMWAIT" "$T/mnt.dat" > "$T/out" 2> "$T/err"
+	check_eq tracefs_mounted_rc 0 $?
+	check_eq tracefs_mounted_stderr "" "$(cat "$T/err")"
+	check_eq tracefs_mounted_readable 0 "$(trace-cmd report -i "$T/mnt.dat" > /dev/null 2>&1; echo $?)"
+	unshare -m --propagation private sh -c \
+		'mount -t tmpfs none /sys/kernel && exec "$1" record -q -d 0.2 -o "$2"' \
+		sh "$VMWAIT" "$T/nomnt.dat" > "$T/out" 2> "$T/err"
+	check_eq tracefs_unmountable_rc 1 $?
+	check_eq tracefs_unmountable_msg \
+		"vmwait: tracefs is not mounted and cannot be mounted on /sys/kernel/tracing" "$(cat "$T/err")"
+	check_eq tracefs_unmountable_no_output "" "$(ls "$T/nomnt.dat" 2>/dev/null)"
+else
+	skip tracefs_mount "no unshare -m"
+fi
+
 # ---- exact counts ----
 
 # N getppid() calls by the COMMAND: exactly N sys_enter_getppid of its pid.
