@@ -183,9 +183,7 @@ check_libtracecmd() {
 live_run() {
 	local label=$1 subbuf=$2 min=$3 inst cpu files=() m name pages total=0
 	shift 3
-	# not in $(...): new_instance must register the instance for the cleanup
-	new_instance "$TD" > /dev/null || { nok "${label}tracefs instance" "cannot create"; return; }
-	inst=${TEST_INSTANCES[-1]}
+	inst=$(new_instance "$TD") || { nok "${label}tracefs instance" "cannot create"; return; }
 	if ! record "$inst" "$subbuf"; then
 		nok "${label}record" "could not trace in $inst"
 		return
