@@ -26,7 +26,7 @@ struct vm {
 	int err;
 };
 
-static int die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	perror(what);
 	exit(1);
