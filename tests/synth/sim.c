@@ -1265,6 +1265,15 @@ static void make_actors(struct sim *m)
 	schedule(m, &m->vs[n - 1], s->start, PH_DONE);
 }
 
+/* Without an end, the trace ends when no vCPU has anything left to do. */
+static bool vcpus_done(struct sim *m)
+{
+	for (int i = 0; i < m->nr_vs; i++)
+		if (m->vs[i].heap >= 0)
+			return false;
+	return true;
+}
+
 static void run(struct sim *m)
 {
 	struct scn *s = m->s;
@@ -1275,6 +1284,8 @@ static void run(struct sim *m)
 		if (s->end && v->next > s->end)
 			break;
 		if (s->max_events && m->events >= s->max_events)
+			break;
+		if (!s->end && !s->max_events && vcpus_done(m))
 			break;
 		if (v->idx < 0)
 			recorder_step(m, v->next);

@@ -291,6 +291,7 @@ static bool preempted_now(const struct tthread *th)
 /* Credit [credit_from, ts) to the task on the CPU @th waits on. */
 static void credit_flush(struct struth *t, struct tthread *th, uint64_t ts)
 {
+	const char *comm;
 	struct tcpu *c;
 	int kind;
 
@@ -298,9 +299,10 @@ static void credit_flush(struct struth *t, struct tthread *th, uint64_t ts)
 		return;
 	c = cpu_get(t, th->wait_cpu < 0 ? 0 : th->wait_cpu);
 	kind = preempt_kind(t, th, c->curr);
-	acc_credit(&th->acc, c->curr, c->comm, kind, ts - th->credit_from);
+	comm = c->curr < 0 ? "<unknown>" : c->comm;
+	acc_credit(&th->acc, c->curr, comm, kind, ts - th->credit_from);
 	if (th->l2 && th->l2->mode != L2_IDLE)
-		acc_credit(&th->l2->acc, c->curr, c->comm, kind, ts - th->credit_from);
+		acc_credit(&th->l2->acc, c->curr, comm, kind, ts - th->credit_from);
 	th->credit_from = ts;
 }
 
