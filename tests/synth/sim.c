@@ -173,7 +173,8 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 
 	ts = MAX(ts, m->gclk + 1);
 	m->gclk = ts;
-	if (ts < m->s->start || (m->s->end && ts > m->s->end) || m->err)
+	if (ts < m->s->start || (m->s->end && ts > m->s->end) || m->err ||
+	    (m->s->max_events && m->events >= m->s->max_events))
 		return ts;
 	if (in_loss(m, cpu, ts)) {
 		c->dropped++;
@@ -704,6 +705,7 @@ static void do_wake(struct sim *m, struct vstate *v, uint64_t t)
 		break;
 	case WK_DISK:
 		v->wake = wake_of(v, WR_DISK, -1, -1);
+		t = ev_block(m, helper_cpu(m, v->vm->io), 0, t, false, 0x1000) + GAP;
 		t = wake_device(m, v, t, v->vm->io, vec);
 		break;
 	default:
@@ -1279,14 +1281,15 @@ static void run(struct sim *m)
 	struct scn *s = m->s;
 
 	while (m->nr_heap && !m->err) {
-		struct vstate *v = heap_pop(m);
+		struct vstate *v;
 
-		if (s->end && v->next > s->end)
+		if (s->end && m->heap[0]->next > s->end)
 			break;
 		if (s->max_events && m->events >= s->max_events)
 			break;
 		if (!s->end && !s->max_events && vcpus_done(m))
 			break;
+		v = heap_pop(m);
 		if (v->idx < 0)
 			recorder_step(m, v->next);
 		else if (v - m->vs >= m->nr_vs)

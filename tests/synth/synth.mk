@@ -8,3 +8,10 @@ TEST_BINS  += $(SYNTH_BIN)
 $(SYNTH_BIN): tests/synth/main.c $(SYNTH_SRCS) $(SYNTH_HDRS) $(B)/libvmwait.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ tests/synth/main.c $(SYNTH_SRCS) $(B)/libvmwait.a $(LDLIBS)
+
+SYNTH_CHECK := $(B)/tests/synth/synth-check
+TEST_BINS   += $(SYNTH_CHECK)
+
+$(SYNTH_CHECK): tests/synth/check.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDLIBS)

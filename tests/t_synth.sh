@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The synthetic trace generator: every scenario and a few random seeds give
+# a trace.dat that trace-cmd and libtracecmd read cleanly, whose records match
+# the ground truth's counts, and whose decoded fields match the scenario.
+. "$(dirname "$0")/lib.sh"
+SYNTH=$TOP/build/tests/synth/vmwait-synth
+CHECK=$TOP/build/tests/synth/synth-check
+SCN=$TOP/tests/synth/scenarios
+FMT=$TOP/tests/data/formats
+
+if [ ! -x "$SYNTH" ] || [ ! -x "$CHECK" ]; then
+	nok synth-build "run make tests first"; exit 1
+fi
+if ! command -v trace-cmd > /dev/null; then
+	skip synth "trace-cmd is not installed"; exit 0
+fi
+
+# json_get FILE KEY: the first numeric value of "KEY": in FILE
+json_get() { grep -o "\"$2\":[0-9]*" "$1" | head -n 1 | cut -d: -f2; }
+
+# gen NAME ARGS...: generate $T/NAME.dat and $T/NAME.json; check it reads cleanly.
+gen() {
+	local name=$1 out
+	shift
+	if ! "$SYNTH" -F "$FMT" -o "$T/$name.dat" -t "$T/$name.json" "$@" 2> "$T/$name.gen"; then
+		nok "$name generate" "$(head -n 3 "$T/$name.gen")"; return 1
+	fi
+	ok "$name generate"
+	trace-cmd report "$T/$name.dat" > "$T/$name.txt" 2> "$T/$name.err"
+	check_eq "$name trace-cmd report status" 0 $?
+	check_eq "$name trace-cmd report stderr" "" "$(head -c 300 "$T/$name.err")"
+	trace-cmd report -R -t "$T/$name.dat" > "$T/$name.raw" 2> /dev/null
+	out=$("$CHECK" "$T/$name.dat") || { nok "$name libtracecmd" "cannot read"; return 1; }
+	check_eq "$name libtracecmd records/lost/first/last" \
+		"records=$(json_get "$T/$name.json" events) lost=$(json_get "$T/$name.json" lost_events) first=$(json_get "$T/$name.json" start_ns) last=$(json_get "$T/$name.json" end_ns) bad=0 unordered=0" \
+		"$out"
+	check_eq "$name trace-cmd report records" "$(json_get "$T/$name.json" events)" \
+		"$(grep -cE '^ *.+-[0-9]+ +\[[0-9]{3}\] +[0-9]+\.[0-9]+: ' "$T/$name.txt")"
+	spans_ok "$name"
+}
+
+# Every vCPU's states sum to its span, its preempted time to its preemptors.
+spans_ok() {
+	command -v python3 > /dev/null || { skip "$1 spans" "no python3"; return; }
+	check_eq "$1 states sum to spans, credits to preempted" "ok" "$(python3 - "$T/$1.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+bad = []
+for vm in r["vms"]:
+    vs = list(vm["vcpus"]) + [v for n in vm["nested"] for v in n["vcpus"]]
+    for v in vs:
+        if sum(v["states_ns"].values()) != v["span_ns"]:
+            bad.append("span %s" % v["tid"])
+        if v["first_ns"] + v["span_ns"] != r["trace"]["end_ns"]:
+            bad.append("end %s" % v["tid"])
+        pre = sum(p["total_ns"] for p in v["preempted_by"]) + v["preempted_by_others_ns"]
+        if pre != v["states_ns"]["preempted"]:
+            bad.append("preempt %s" % v["tid"])
+        if v["polled_ns"] > v["states_ns"]["idle"]:
+            bad.append("polled %s" % v["tid"])
+print("ok" if not bad else " ".join(bad))
+PY
+)"
+}
+
+# has NAME PATTERN COUNT: COUNT raw lines of NAME match the extended regex.
+has() {
+	check_eq "$1 has $3 x '$2'" "$3" "$(grep -cE "$2" "$T/$1.raw")"
+}
+
+n=0
+for f in "$SCN"/*.scn; do
+	name=$(basename "$f" .scn)
+	gen "$name" "$f"
+	n=$((n + 1))
+done
+check_eq "at least 20 scenarios" yes "$([ $n -ge 20 ] && echo yes || echo no)"
+
+# Decoded fields against the scenarios (names as the .scn files say).
+has basic-vmx 'CPU 0/KVM-1001 .*kvm_exit: +exit_reason=32 .*isa=1 .*vcpu_id=0 ' 4
+has basic-vmx 'kvm_apic_ipi: +icr_low=251 dest_id=1$' 1
+has basic-vmx 'CPU 1/KVM-1002 .*kvm_inj_virq: +vector=0xfb soft=0 reinjected=0$' 1
+has basic-vmx 'CPU 0/KVM-1001 .*kvm_inj_virq: +vector=0xec ' 1
+has basic-vmx 'hrtimer_expire_entry: .*function=0xffffffffc0a1f2e0$' 1
+has basic-vmx 'kvm_pio: +rw=1 port=0x3f8 size=1 count=1 val=0x41$' 1
+has basic-vmx 'kvm_mmio: +type=2 len=4 gpa=0xfebf0000 ' 1
+has basic-vmx 'kvm_userspace_exit: +reason=2 errno=0$' 1
+has basic-vmx 'kvm_userspace_exit: +reason=6 errno=0$' 1
+has basic-vmx 'print: +ip=tracing_mark_write buf=vmwait: vm pid=1000 cmdline=qemu-system-x86_64 -name guest=web1,debug-threads=on' 1
+has basic-vmx 'buf=vmwait: task tid=1002 tgid=1000 comm=CPU 1/KVM' 1
+check_eq "basic-vmx timer function name" 1 "$(grep -c 'function=apic_timer_fn' "$T/basic-vmx.txt")"
+has kernel-4.19 'kvm_entry: +vcpu_id=[01]$' 10
+has kernel-4.19 'kvm_exit: +exit_reason=32 guest_rip=0x[0-9a-f]+ isa=1 info1=0 info2=0$' 4
+has kernel-4.19 'CPU 1/KVM-1002 .*kvm_inj_virq: +irq=251$' 1
+has kernel-5.10-apicv 'kvm_exit: +exit_reason=32 .*error_code=0x00000000 vcpu_id=0$' 4
+has kernel-5.10-apicv 'kvm_apicv_accept_irq' 0
+has kernel-6.1-svm 'kvm_entry: +vcpu_id=[01] rip=0x[0-9a-f]+$' 10
+has svm-basic 'kvm_exit: +exit_reason=120 .*isa=2 ' 2
+has svm-basic 'kvm_exit: +exit_reason=114 .*isa=2 .*vcpu_id=0 ' 2
+has apicv-vmx 'kvm_inj_virq' 0
+has apicv-vmx 'kvm_apicv_accept_irq: +apicid=1 dm=0 tm=0 vec=251$' 1
+has old-guest-timer 'kvm_inj_virq: +vector=0xef ' 2
+has old-guest-timer 'kvm_apic_accept_irq: +apicid=1 dm=0 tm=0 vec=239$' 1
+has poll-success 'kvm_vcpu_wakeup: +ns=[0-9]+ waited=0 valid=1$' 3
+has poll-success 'sched_switch:.*prev_pid=100[12] ' 0
+has poll-success 'kvm_halt_poll_ns: +grow=1 vcpu_id=1 new=20000 old=10000$' 1
+has poll-block 'kvm_halt_poll_ns: +grow=0 vcpu_id=0 new=5000 old=10000$' 1
+has hlt-fastpath 'kvm_exit: +exit_reason=12 ' 5
+has hlt-fastpath 'kvm_vcpu_wakeup' 1
+has net-vhost 'vhost-1000-1010 .*kvm_msi_set_irq: +address=4276092928 data=35$' 2
+has net-vhost 'vhost-1000-1010 .*sched_waking: +comm=CPU 1/KVM pid=1002 ' 1
+has disk-iothread 'IO iothread0-1011 .*block_rq_issue: .*comm=IO iothread0 ' 2
+has disk-iothread '<idle>-0 .*block_rq_complete: ' 2
+has device-irqs 'kvm_ioapic_set_irq: +e=50 pin=10 coalesced=0$' 2
+has device-irqs 'kvm_set_irq: +gsi=10 level=1 irq_source_id=0$' 1
+has device-irqs 'kvm_pic_set_irq: +chip=0 pin=4 ' 1
+has device-irqs 'kvm_inj_virq: +vector=0x34 ' 1
+has preempt-host 'sched_switch: .*prev_pid=1001 prev_prio=120 prev_state=256 next_comm=kworker/0:1 next_pid=300 ' 2
+has two-vms 'CPU 0/KVM-2001 .*kvm_exit: +exit_reason=1024 .*isa=2 ' 1
+has busy-wake 'sched_switch: .*prev_pid=300 prev_prio=120 prev_state=1 next_comm=CPU 0/KVM next_pid=1001 ' 1
+has migrate 'sched_waking: +comm=CPU 0/KVM pid=1001 prio=120 target_cpu=002$' 1
+has migrate '\[002\] .*sched_switch: .*next_pid=1001 ' 1
+has migrate '\[003\] .*sched_switch: .*next_pid=1001 ' 1
+has nested-vmx 'CPU 0/KVM-1001 .*kvm_nested_vmenter: .*vmcb=0x000000012a3f5000 .*event_inj=0x800000ec tdp_enabled=1 guest_pgd=0x000000010b41e05e isa=1$' 1
+has nested-vmx 'kvm_nested_vmexit_inject: +exit_code=12 ' 2
+has nested-vmx 'kvm_exit: +exit_reason=20 ' 2
+has nested-svm 'kvm_nested_intr_vmexit' 1
+has nested-svm 'kvm_nested_vmenter: .*isa=2$' 5
+has nested-svm-5.10 'kvm_nested_vmrun: .*npt=1$' 5
+has lost-stored 'kvm_exit: +exit_reason=12 ' 0
+check_eq "lost-stored dropped count" "CPU:0 [11 EVENTS DROPPED]" "$(grep DROPPED "$T/lost-stored.txt")"
+check_eq "lost-unstored dropped marker" "CPU:0 [EVENTS DROPPED]" "$(grep DROPPED "$T/lost-unstored.txt")"
+check_eq "lost-unstored lost_events" 0 "$(json_get "$T/lost-unstored.json" lost_events)"
+check_eq "mid-trace first event after start" 1 \
+	"$([ "$(json_get "$T/mid-trace.json" start_ns)" -ge 4242123576789 ] && echo 1)"
+check_eq "mid-trace vcpu 1 first seen by a wake" 1 \
+	"$(grep -v 'print:' "$T/mid-trace.raw" | grep -m1 -E 'pid=1002 |-1002 ' | grep -c 'sched_waking')"
+
+# The same episodes in every kernel's layout, and trace.dat v7 with zstd.
+for k in 4.19 5.10 6.1 6.18; do
+	gen "basic-$k" -k "$k" "$SCN/basic-vmx.scn"
+	check_eq "basic-$k same events as 6.18" "$(json_get "$T/basic-vmx.json" events)" \
+		"$(json_get "$T/basic-$k.json" events)"
+done
+gen basic-v7 -V 7 -z zstd "$SCN/basic-vmx.scn"
+
+# Random compositions, and their determinism.
+for seed in 1 2 3; do
+	gen "random-$seed" --random "$seed" --events 100000
+	check_eq "random-$seed events" 100000 "$(json_get "$T/random-$seed.json" events)"
+done
+gen random-old -k 5.10 --random 4 --events 50000
+"$SYNTH" -F "$FMT" -o "$T/again.dat" -t "$T/again.json" --random 1 --events 100000
+check_eq "random is deterministic (trace)" same "$(cmp -s "$T/again.dat" "$T/random-1.dat" && echo same)"
+check_eq "random is deterministic (truth)" 1 \
+	"$(diff <(sed 1,2d "$T/again.json") <(sed 1,2d "$T/random-1.json") > /dev/null && echo 1)"
+
+# Bad scenarios are usage errors.
+printf 'cpus 2\nvm pid=10\nvcpu vm=10 tid=11 id=0 cpu=0\nep 11 exit guest=1us\n' > "$T/bad.scn"
+check_rc "bad scenario is a usage error" 2 "$SYNTH" -o "$T/bad.dat" "$T/bad.scn"
