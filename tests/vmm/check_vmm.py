@@ -165,10 +165,11 @@ def check_trace(p, d, nvcpus, exp, path):
     names = {t: "CPU %d/KVM" % v for t, v in vt.items()}
     names.update({disk: "IO disk", net: "vhost-%d" % pid, pit: "kvm-pit/%d" % pid})
     ours = set(names) | {pid}
-    # The comm shown for each of our threads, as it emitted events.
+    # The comm shown for each of our threads, as it emitted events ("<...>": the
+    # kernel's comm cache, shared with the whole machine, had lost it).
     seen = {}
     for comm, tid, cpu, name, rest in ev:
-        if tid in names:
+        if tid in names and comm != "<...>":
             seen.setdefault(tid, set()).add(comm)
     eq(p + "trace_thread_names", {t: {names[t]} for t in names},
        {t: seen.get(t, set()) for t in names})
@@ -286,8 +287,12 @@ def check_trace(p, d, nvcpus, exp, path):
     else:
         eq(p + "trace_wakers", sorted(want_wake.items()), sorted(got_wake.items()))
         eq(p + "trace_accept_irq", sorted(want_acc.items()), sorted(got_acc.items()))
-    eq(p + "trace_wakeups_wait", {"wait": halts} if halts else {}, wake_modes)
-    eq(p + "trace_blocked_before_wakeup", {True: halts, False: 0}, blocked_before)
+    if retried:
+        skip(p + "trace_wakeups_wait", "a timer iteration was retried: counts are not exact")
+        skip(p + "trace_blocked_before_wakeup", "a timer iteration was retried")
+    else:
+        eq(p + "trace_wakeups_wait", {"wait": halts} if halts else {}, wake_modes)
+        eq(p + "trace_blocked_before_wakeup", {True: halts, False: 0}, blocked_before)
     eq(p + "trace_pio", sorted(want_pio.items()), sorted(got_pio.items()))
     eq(p + "trace_userspace_exits", {v["vcpu"]: v["userspace_exits"] for v in d["vcpus"]
                                      if v["userspace_exits"]}, exits)

@@ -78,6 +78,9 @@ static int disk_open(struct vmm *m, const char *disk_file, char *err, size_t err
 		snprintf(err, errlen, "cannot open disk file %s: %s", m->disk_path, strerror(errno));
 		goto out;
 	}
+	/* Open descriptors keep it: remove it now, so nothing is left behind even if we are killed. */
+	unlink(m->disk_path);
+	m->disk_unlink = false;
 	ret = 0;
 out:
 	free(buf);

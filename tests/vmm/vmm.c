@@ -339,7 +339,13 @@ static int one_wait(struct vmm *m, struct phase *p, int k, bool rotate)
 			break;
 		/* A timer that fired before the vCPU blocked: not a wait; try again. */
 		p->retries++;
-		if ((p->kind != K_TIMER && p->kind != K_PIT) || p->retries > (uint64_t)p->repeat + 3) {
+		if ((p->kind == K_TIMER || p->kind == K_PIT) && p->retries > (uint64_t)p->repeat + 3) {
+			vmm_fail(m, "phase %s: the timer fired before vCPU %d halted in %llu tries "
+				 "(duration too short for this host?)", kind_names[p->kind], t->id,
+				 (unsigned long long)p->retries);
+			return -1;
+		}
+		if (p->kind != K_TIMER && p->kind != K_PIT) {
 			vmm_fail(m, "phase %s, iteration %d: KVM counted %llu blocking halts, %llu polled, "
 				 "%llu HLT exits on vCPU %d (expected 1, 0, 1)", kind_names[p->kind], k,
 				 (unsigned long long)(b.waited - a.waited),
