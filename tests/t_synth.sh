@@ -158,3 +158,7 @@ check_eq "random is deterministic (truth)" 1 \
 # Bad scenarios are usage errors.
 printf 'cpus 2\nvm pid=10\nvcpu vm=10 tid=11 id=0 cpu=0\nep 11 exit guest=1us\n' > "$T/bad.scn"
 check_rc "bad scenario is a usage error" 2 "$SYNTH" -o "$T/bad.dat" "$T/bad.scn"
+
+# Time extends: exact timestamps across gaps longer than 2^27 ns.
+has long-idle 'kvm_vcpu_wakeup: +ns=50000[0-9]{4} waited=1 valid=1$' 1
+has long-idle 'kvm_vcpu_wakeup: +ns=120000[0-9]{4} waited=1 valid=1$' 1
