@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# check_vmm.py: checks vmwait-vmm's JSON (and optionally the trace of its run) against what was asked.
+# check_vmm.py: checks vmwait-vmm's JSON (and the trace of its run) against what was asked.
 """Usage: check_vmm.py PREFIX JSON VCPUS ROTATE PHASES [TRACE]
 
 PHASES is the list given to vmwait-vmm, fully spelled: NAME:REPEAT:DURATION_NS,...
@@ -79,8 +79,10 @@ def check_json(p, d, nvcpus, rotate, exp):
                        "disk": (17, 17, 65, 0x510), "net": (None, 81, 0xfee00000, 0x520),
                        "pio": {"port": 0x530}},
        {"timer": dv.get("timer"), "ipi": dv.get("ipi"), "pit": dv.get("pit"),
-        "disk": tuple(dv.get("disk", {}).get(k) for k in ("gsi", "ioapic_pin", "vector", "doorbell_port")),
-        "net": tuple(dv.get("net", {}).get(k) for k in ("gsi", "vector", "msi_address", "doorbell_port")),
+        "disk": tuple(dv.get("disk", {}).get(k)
+                      for k in ("gsi", "ioapic_pin", "vector", "doorbell_port")),
+        "net": tuple(dv.get("net", {}).get(k)
+                     for k in ("gsi", "vector", "msi_address", "doorbell_port")),
         "pio": dv.get("pio")})
     eq(p + "halt_poll_disabled", 0, d.get("kvm", {}).get("halt_poll_ns"))
     ph = d.get("phases", [])
@@ -200,6 +202,7 @@ def check_trace(p, d, nvcpus, exp, path):
         return {disk: "disk", net: "vhost", pit: "pit"}.get(tid, "other")
 
     got_wake = {}
+    got_ns = {}         # (vcpu, phase kind) -> sum of kvm_vcpu_wakeup times
     got_acc = {}
     got_pio = {}
     wake_modes = {}
@@ -251,6 +254,9 @@ def check_trace(p, d, nvcpus, exp, path):
             else:
                 cls = "unknown(waker %s, hrtimer %s)" % (w, fn)
             got_wake[(v, cls)] = got_wake.get((v, cls), 0) + 1
+            m = re.search(r"time (\d+) ns", rest)
+            k = (v, "ipi" if cls.startswith("ipi") else cls)
+            got_ns[k] = got_ns.get(k, 0) + (int(m.group(1)) if m else 0)
         elif name == "kvm_apic_accept_irq":
             m = re.match(r"apicid (\w+) vec (\d+)", rest)
             if m:
@@ -286,6 +292,15 @@ def check_trace(p, d, nvcpus, exp, path):
         skip(p + "trace_accept_irq", "a timer iteration was retried: counts are not exact")
     else:
         eq(p + "trace_wakers", sorted(want_wake.items()), sorted(got_wake.items()))
+        # KVM's halt time in the JSON is exactly the sum of the kvm_vcpu_wakeup times.
+        want_ns = {}
+        for e, x in zip(exp, d["phases"]):
+            if e["name"] not in WAIT_REASON:
+                continue
+            for v in x["waits"][WAIT_REASON[e["name"]]]["vcpus"]:
+                k = (v["vcpu"], e["name"])
+                want_ns[k] = want_ns.get(k, 0) + v["halt_ns"]
+        eq(p + "trace_wakeup_time_is_halt_ns", sorted(want_ns.items()), sorted(got_ns.items()))
         eq(p + "trace_accept_irq", sorted(want_acc.items()), sorted(got_acc.items()))
     if retried:
         skip(p + "trace_wakeups_wait", "a timer iteration was retried: counts are not exact")

@@ -1,4 +1,4 @@
-/* devices.c: vmwait-vmm's devices: the "IO disk" thread, the "vhost-<pid>" net thread and its UDP echo peer. */
+/* devices.c: vmwait-vmm's devices: "IO disk", "vhost-<pid>" and its UDP echo peer. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* machine.c: vmwait-vmm's KVM side: VM, in-kernel irqchip and PIT, memory, vCPUs and their threads. */
+/* machine.c: vmwait-vmm's KVM side: VM, irqchip, PIT, memory, vCPUs and their threads. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -13,7 +13,9 @@
 enum kind { K_TIMER, K_PIT, K_IPI, K_DISK, K_NET, K_SPIN, K_PIO, K_COUNT };
 enum reason { R_TIMER, R_IPI, R_DISK, R_NET, R_NONE };
 
-static const char *const kind_names[K_COUNT] = { "timer", "pit", "ipi", "disk", "net", "spin", "pio" };
+static const char *const kind_names[K_COUNT] = {
+	"timer", "pit", "ipi", "disk", "net", "spin", "pio"
+};
 static const char *const reason_names[R_NONE] = { "timer", "ipi", "disk", "net" };
 static const int kind_reason[K_COUNT] = { R_TIMER, R_TIMER, R_IPI, R_DISK, R_NET, R_NONE, R_NONE };
 
@@ -225,7 +227,8 @@ out:
 }
 
 /* Hand a command to an idle vCPU and let it run. */
-static int give_cmd(struct vmm *m, struct vcpu *v, uint32_t op, uint32_t a0, uint32_t a1, uint32_t a2)
+static int give_cmd(struct vmm *m, struct vcpu *v, uint32_t op, uint32_t a0, uint32_t a1,
+		    uint32_t a2)
 {
 	uint32_t *pc = (uint32_t *)(m->mem + PERCPU_BASE + v->id * PERCPU_SIZE);
 
@@ -276,7 +279,7 @@ static int route(struct vmm *m, struct vcpu *v, int pin, int vec)
 	return 0;
 }
 
-/* One wait of phase P, iteration K: retried (timers only) until KVM saw exactly one blocking halt. */
+/* One wait of phase P, iteration K; timers are retried until KVM saw one blocking halt. */
 static int one_wait(struct vmm *m, struct phase *p, int k, bool rotate)
 {
 	int n = m->nvcpus;
@@ -431,7 +434,8 @@ static void print_json(FILE *f, struct vmm *m, const struct opts *o)
 		"{\"tid\":%d,\"comm\":\"vhost-%d\",\"role\":\"net\"},"
 		"{\"tid\":%d,\"comm\":\"kvm-pit/%d\",\"role\":\"pit\"}],\n",
 		m->disk.tid, m->net.tid, m->pid, pit, m->pid);
-	fprintf(f, " \"echo\":{\"pid\":%d,\"comm\":\"udp-echo\",\"port\":%d},\n", m->echo_pid, m->echo_port);
+	fprintf(f, " \"echo\":{\"pid\":%d,\"comm\":\"udp-echo\",\"port\":%d},\n", m->echo_pid,
+		m->echo_port);
 	fprintf(f, " \"kvm\":{\"halt_poll_ns\":");
 	if (m->halt_poll_ns >= 0)
 		fprintf(f, "%ld", m->halt_poll_ns);
@@ -439,7 +443,8 @@ static void print_json(FILE *f, struct vmm *m, const struct opts *o)
 		fprintf(f, "null");
 	fprintf(f, ",\"stats\":%s,\"wchan\":%s,\"tsc_khz\":%u},\n",
 		m->have_stats ? "true" : "false", m->have_wchan ? "true" : "false", m->tsc_khz);
-	fprintf(f, " \"devices\":{\"timer\":{\"vector\":%d},\"ipi\":{\"vector\":%d},\n", VEC_TIMER, VEC_IPI);
+	fprintf(f, " \"devices\":{\"timer\":{\"vector\":%d},\"ipi\":{\"vector\":%d},\n", VEC_TIMER,
+		VEC_IPI);
 	fprintf(f, "  \"pit\":{\"gsi\":%d,\"ioapic_pin\":%d,\"vector\":%d},\n", GSI_PIT, GSI_PIT, VEC_PIT);
 	fprintf(f, "  \"disk\":{\"gsi\":%d,\"ioapic_pin\":%d,\"vector\":%d,\"doorbell_port\":%d,"
 		"\"doorbell\":\"exit\",\"file\":\"%s\",\"o_direct\":%s,\"block_size\":%d},\n",
