@@ -162,3 +162,10 @@ check_rc "bad scenario is a usage error" 2 "$SYNTH" -o "$T/bad.dat" "$T/bad.scn"
 # Time extends: exact timestamps across gaps longer than 2^27 ns.
 has long-idle 'kvm_vcpu_wakeup: +ns=50000[0-9]{4} waited=1 valid=1$' 1
 has long-idle 'kvm_vcpu_wakeup: +ns=120000[0-9]{4} waited=1 valid=1$' 1
+
+# A trace-cmd style recording: no markers, vCPU threads created by the VMM.
+has spawn-nomarkers 'print:' 0
+has spawn-nomarkers 'qemu-system-x86-1000 .*task_newtask: +pid=1001 comm=qemu-system-x86 clone_flags=3d0f00 oom_score_adj=0$' 1
+has spawn-nomarkers 'sched_wakeup_new: +comm=CPU 1/KVM pid=1002 prio=120 target_cpu=001$' 1
+check_eq "spawn-nomarkers vCPUs in the VM of unknown pid" '"pid":-1,"name":"?"' \
+	"$(grep -o '"pid":-1,"name":"?"' "$T/spawn-nomarkers.json")"

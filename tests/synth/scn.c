@@ -373,8 +373,11 @@ static int parse_vcpu(struct scn *s, struct line *l)
 	v->id = id;
 	v->vm = (int)(vm - s->vms);
 	v->cpu = cpu;
-	if (get_dur(l, "at", &v->at, 10000 + 1000 * (uint64_t)s->nr_vcpus))
+	if (get_dur(l, "at", &v->at, 10000 + 1000 * (uint64_t)s->nr_vcpus) ||
+	    get_dur(l, "spawn", &v->spawn, 0))
 		return -1;
+	if (v->spawn && v->spawn >= v->at)
+		return bad(l, "spawn= must come before at=", NULL);
 	snprintf(comm, sizeof(comm), "CPU %d/KVM", id);
 	if (get(l, "comm"))
 		snprintf(comm, sizeof(comm), "%s", get(l, "comm"));
@@ -399,6 +402,7 @@ static int parse_line(struct scn *s, struct line *l)
 		if (get_dur(l, "base", &s->base, s->base) || get_dur(l, "start", &s->start, 0) || get_dur(l, "end", &s->end, 0) ||
 		    get_int(l, "reccpu", &s->rec_cpu, s->rec_cpu))
 			return -1;
+		s->no_markers = get(l, "markers") && !atoi(get(l, "markers"));
 		if (get(l, "page") && !(s->page_size = (unsigned int)atoi(get(l, "page"))))
 			return bad(l, "bad page size", NULL);
 	} else if (!strcmp(w, "vm")) {

@@ -22,7 +22,7 @@
 
 enum phase {
 	PH_START, PH_GUEST_END, PH_NEXT, PH_BLOCK, PH_WAKE, PH_SWITCHIN, PH_RESUME,
-	PH_UNPREEMPT, PH_DONE,
+	PH_UNPREEMPT, PH_SPAWN, PH_DONE,
 };
 
 struct vstate {
@@ -81,7 +81,7 @@ struct sim {
 		*e_hpoll, *e_setirq, *e_msi, *e_ioapic, *e_pic, *e_accept, *e_apicv, *e_ipi,
 		*e_inj, *e_nenter, *e_nexit, *e_ninject, *e_nintr, *e_msr, *e_switch,
 		*e_waking, *e_wakeup2, *e_hrt_in, *e_hrt_out, *e_rq_issue, *e_rq_done,
-		*e_print, *e_irq_in, *e_irq_out;
+		*e_print, *e_irq_in, *e_irq_out, *e_newtask, *e_wakenew;
 };
 
 /* ---- heap of actors by time ---- */
@@ -356,14 +356,6 @@ static uint64_t ev_setirq(struct sim *m, int cpu, int pid, uint64_t ts, int gsi,
 
 	return KVM(m, NULL, cpu, pid, ts, m->e_setirq, SK_KVM_OTHER, "gsi", "level",
 		   "irq_source_id");
-}
-
-static uint64_t ev_plain(struct sim *m, int cpu, int pid, uint64_t ts, const struct sevent *ev)
-{
-	REC(ev, pid);
-
-	si.kind = SK_OTHER;
-	return emit(m, cpu, ts, &r, &si);
 }
 
 static uint64_t ev_hrtimer(struct sim *m, int cpu, int pid, uint64_t ts, bool entry,
@@ -941,6 +933,41 @@ userspace:
 	schedule(m, v, t + e->vmm, PH_NEXT);
 }
 
+/* The VMM main thread creates the vCPU thread (clone with CLONE_THREAD). */
+static void do_spawn(struct sim *m, struct vstate *v, uint64_t t)
+{
+	int main_tid = v->vm->main, cpu = helper_cpu(m, main_tid);
+	char b[16];
+
+	t = helper_in(m, main_tid, t) + GAP;
+	{
+		REC(m->e_newtask, main_tid);
+
+		srec_set(&r, "pid", v->th->tid);
+		srec_str(&r, "comm", comm_of(m, main_tid, cpu, b));
+		srec_set(&r, "clone_flags", 0x3d0f00);	/* ... CLONE_THREAD ... */
+		si.kind = SK_OTHER;
+		t = emit(m, cpu, t, &r, &si) + GAP;
+	}
+	{
+		REC(m->e_wakenew, main_tid);
+
+		srec_str(&r, "comm", comm_of(m, v->th->tid, cpu, b));
+		srec_set(&r, "pid", v->th->tid);
+		srec_set(&r, "prio", 120);
+		srec_set(&r, "target_cpu", v->cpu);
+		si.kind = SK_WAKEUP;
+		si.wpid = v->th->tid;
+		si.target_cpu = v->cpu;
+		si.wake = (struct swake){ -1, -1, -1 };
+		t = emit(m, cpu, t, &r, &si) + GAP;
+	}
+	helper_out(m, main_tid, t);
+	busy_cpu(m, v->cpu, "a new vCPU thread");
+	t = ev_switch(m, v->cpu, t + SWITCH_LAT, v->th->tid, 0);
+	schedule(m, v, MAX(v->v->at, t + 1000), PH_START);
+}
+
 static void vcpu_step(struct sim *m, struct vstate *v)
 {
 	uint64_t t = v->next;
@@ -968,6 +995,9 @@ static void vcpu_step(struct sim *m, struct vstate *v)
 	case PH_UNPREEMPT:
 		do_unpreempt(m, v, t);
 		break;
+	case PH_SPAWN:
+		do_spawn(m, v, t);
+		break;
 	default:
 		break;
 	}
@@ -988,9 +1018,22 @@ static void noise_step(struct sim *m, struct vstate *n)
 		helper_in(m, ns->tid, n->next);
 		schedule(m, n, n->next + ns->run, PH_NEXT);
 	} else {
-		uint64_t t = ev_plain(m, cpu, ns->tid, n->next, m->e_irq_in);
+		uint64_t t;
 
-		t = ev_plain(m, cpu, ns->tid, t + GAP, m->e_irq_out);
+		{
+			REC(m->e_irq_in, ns->tid);
+
+			srec_set(&r, "irq", 24);
+			srec_str(&r, "name", "eth0-rx-0");
+			t = emit(m, cpu, n->next, &r, &si);
+		}
+		{
+			REC(m->e_irq_out, ns->tid);
+
+			srec_set(&r, "irq", 24);
+			srec_set(&r, "ret", 1);
+			t = emit(m, cpu, t + GAP, &r, &si);
+		}
 		helper_out(m, ns->tid, t + GAP);
 		schedule(m, n, n->next + ns->every, PH_START);
 	}
@@ -1013,6 +1056,8 @@ static void recorder_step(struct sim *m, uint64_t t)
 {
 	char buf[400];
 
+	if (m->s->no_markers)
+		return;
 	busy_cpu(m, m->s->rec_cpu, "the recorder");
 	m->cpus[m->s->rec_cpu].curr = REC_PID;
 	for (int i = 0; i < m->s->nr_vms; i++) {
@@ -1150,6 +1195,8 @@ static int load_formats(struct sim *m)
 	m->e_print = need(m, "print", false);
 	m->e_irq_in = need(m, "irq_handler_entry", false);
 	m->e_irq_out = need(m, "irq_handler_exit", false);
+	m->e_newtask = need(m, "task_newtask", false);
+	m->e_wakenew = need(m, "sched_wakeup_new", false);
 	return m->err;
 }
 
@@ -1216,7 +1263,14 @@ static int setup(struct sim *m)
 	m->res.file = xstrdup(m->o->out);
 	m->res.cpus = s->ncpus;
 	m->truth = truth_new(&m->res, &m->fmt);
-	for (int i = 0; i < s->nr_vms; i++)
+	/*
+	 * Without markers no rule of the README gives the VMM's own tgid (the
+	 * creator of the vCPU threads is not known to be a group leader), so
+	 * its vCPUs land in the VM of pid -1, which has no name ("?").
+	 */
+	if (s->no_markers)
+		truth_vm(m->truth, -1, "?");
+	for (int i = 0; i < s->nr_vms && !s->no_markers; i++)
 		truth_vm(m->truth, s->vms[i].pid, s->vms[i].name);
 	truth_thread(m->truth, REC_PID, -1, -1, "vmwait");
 	for (int i = 0; i < s->nr_thr; i++) {
@@ -1226,7 +1280,8 @@ static int setup(struct sim *m)
 		for (int j = 0; j < s->nr_vcpus; j++)
 			if (s->vcpus[j].tid == t->tid)
 				vcpu = s->vcpus[j].id;
-		truth_thread(m->truth, t->tid, t->kind == TK_HOST ? -1 : t->tgid, vcpu, t->comm);
+		truth_thread(m->truth, t->tid, t->kind == TK_HOST ? -1 :
+			     s->no_markers && t->kind != TK_VHOST ? -1 : t->tgid, vcpu, t->comm);
 	}
 	return 0;
 }
@@ -1250,6 +1305,10 @@ static void make_actors(struct sim *m)
 		v->heap = -1;
 		v->inj_vec = -1;
 		v->rng = s->seed * 1000003 + (uint64_t)v->v->tid;
+		if (v->v->spawn) {
+			schedule(m, v, v->v->spawn, PH_SPAWN);
+			continue;
+		}
 		m->cpus[v->cpu].curr = v->th->tid;
 		schedule(m, v, v->v->at, PH_START);
 	}

@@ -62,6 +62,7 @@ struct scn {
 	uint64_t base;		/* trace clock at scenario time 0 */
 	uint64_t start, end;	/* end 0: when every vCPU is done */
 	int rec_cpu;
+	bool no_markers;	/* a trace-cmd recording: no vmwait markers */
 	struct svm *vms;
 	int nr_vms;
 	struct sthr *thr;
@@ -82,6 +83,7 @@ struct svcpu {
 	int tid, id, vm;	/* vm: index in scn.vms */
 	int cpu;
 	uint64_t at;		/* first entry */
+	uint64_t spawn;		/* created by the VMM main thread at this time, 0: exists */
 	struct sep *eps;
 	int nr_eps;
 	bool nested_random;
