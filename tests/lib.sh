@@ -41,7 +41,7 @@ tracefs_dir() {
 # lives in a file so that "inst=$(new_instance ...)" (a subshell) still registers.
 new_instance() {
 	local td=$1 n name
-	n=$(wc -l < "$T/.instances" 2>/dev/null || echo 0)
+	n=$(cat "$T/.instances" 2>/dev/null | wc -l)
 	name="vmwait-test-$$-$n"
 	mkdir "$td/instances/$name" || return 1
 	echo "$td/instances/$name" >> "$T/.instances"
