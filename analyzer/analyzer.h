@@ -241,6 +241,7 @@ void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts);
 void on_kvm_exit(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
 void on_user_exit(struct analyzer *a, struct thread *t, uint64_t ts);
 void on_vcpu_wakeup(struct analyzer *a, struct thread *t, uint64_t ts);
+void halt_cancel(struct analyzer *a, struct thread *t);
 void on_loss(struct analyzer *a, int cpu, uint64_t ts);
 void analyzer_finish(struct analyzer *a, struct vw_result *r);
 struct vm_info *vm_get(struct analyzer *a, int tgid);

@@ -108,6 +108,12 @@ void on_nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32
 	struct l2vcpu *x = t->cur_l2;
 
 	t->in_l2 = false;
+	if (t->ctx == CTX_HALTED && !t->halt_confirmed) {
+		/* the HLT was L2's and is reflected to L1: no halt of this thread */
+		halt_cancel(a, t);
+		if (x && x->active && x->state == VS_IDLE)
+			x->state = VS_HYPERVISOR;
+	}
 	if (!x || !x->active)
 		return;
 	if (is_hlt(isa, code)) {

@@ -541,6 +541,14 @@ static void exit_close(struct analyzer *a, struct thread *t, uint64_t ts)
 	hist_add(&e->hist, ts - t->exit_start);
 }
 
+/* An unconfirmed halt that was no halt: its time so far is hypervisor time. */
+void halt_cancel(struct analyzer *a, struct thread *t)
+{
+	t->state = VS_HYPERVISOR;
+	t->ctx = CTX_HYP;
+	halted_del(a, t);
+}
+
 void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts)
 {
 	t->seen_entry = true;
@@ -552,8 +560,7 @@ void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts)
 			halt_wake(a, t, ts);	/* blocked, but its wake was not recorded */
 			wait_finalize(a, t);
 		} else {
-			t->state = VS_HYPERVISOR;	/* HLT fast path: no halt */
-			halted_del(a, t);
+			halt_cancel(a, t);	/* HLT fast path: no halt */
 		}
 	}
 	exit_close(a, t, ts);

@@ -571,6 +571,28 @@ static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts)
 		 !e->next_pid ? "<idle>" : e->next_comm ? e->next_comm : "");
 }
 
+/*
+ * Any record tells which task runs on its CPU: its common_pid (README,
+ * Preemption). Settle the credit of the CPU's waiters when that changes.
+ */
+static void cpu_task_seen(struct struth *t, const struct sinfo *e, uint64_t ts)
+{
+	struct tcpu *c = cpu_get(t, e->cpu);
+	struct tthread *th;
+
+	if (e->pid < 0 || c->curr == e->pid)
+		return;
+	for (int i = 0; i < t->nr_thr; i++) {
+		struct tthread *w = t->thr[i];
+
+		if (w && w->crediting && w->wait_cpu == e->cpu)
+			credit_flush(t, w, ts);
+	}
+	c->curr = e->pid;
+	th = e->pid > 0 ? thr_get(t, e->pid) : NULL;
+	snprintf(c->comm, sizeof(c->comm), "%s", !e->pid ? "<idle>" : th ? th->comm : "");
+}
+
 void truth_vm(struct struth *t, int pid, const char *name)
 {
 	struct vw_vm *vm = res_vm(t->res, pid);
@@ -598,6 +620,7 @@ void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
 	if (w)
 		see(t, w, ts), advance(w, ts);
 
+	cpu_task_seen(t, e, ts);
 	if (e->kind == SK_SWITCH) {
 		on_switch(t, e, ts);
 		return;
