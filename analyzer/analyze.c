@@ -396,9 +396,20 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 
 	if (check_input(o->file))
 		return -1;
-	if (tdat_read_info(o->file, &info) && !info.version) {
-		vw_err("%s: truncated trace.dat header", o->file);
-		return -1;
+	/*
+	 * Check what libtracecmd 3.1.6 does not survive: it crashes on some
+	 * truncated files instead of failing.
+	 */
+	if (tdat_read_info(o->file, &info)) {
+		vw_err("%s: truncated or corrupt trace.dat header (version %d)", o->file,
+		       info.version);
+		goto out_info;
+	}
+	if (info.data_end > info.file_size) {
+		vw_err("%s: truncated: its trace data should end at byte %llu, the file has %llu",
+		       o->file, (unsigned long long)info.data_end,
+		       (unsigned long long)info.file_size);
+		goto out_info;
 	}
 	a.info = &info;
 	if (!strcmp(info.compression, "zlib") && tdat_register_zlib()) {

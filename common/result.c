@@ -302,28 +302,35 @@ static int cmp_nested(const void *a, const void *b)
 	return strcmp(((const struct vw_nested *)a)->id, ((const struct vw_nested *)b)->id);
 }
 
+/* qsort() with an empty (possibly NULL) array is undefined behaviour. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static void vcpu_finish(struct vw_vcpu *v)
 {
-	qsort(v->exits, v->nr_exits, sizeof(*v->exits), cmp_exit);
-	qsort(v->preemptors, v->nr_preemptors, sizeof(*v->preemptors), cmp_preemptor);
-	qsort(v->ipi_from, v->nr_ipi_from, sizeof(*v->ipi_from), cmp_source);
-	qsort(v->devices, v->nr_devices, sizeof(*v->devices), cmp_source);
+	sort(v->exits, v->nr_exits, sizeof(*v->exits), cmp_exit);
+	sort(v->preemptors, v->nr_preemptors, sizeof(*v->preemptors), cmp_preemptor);
+	sort(v->ipi_from, v->nr_ipi_from, sizeof(*v->ipi_from), cmp_source);
+	sort(v->devices, v->nr_devices, sizeof(*v->devices), cmp_source);
 }
 
 void res_finish(struct vw_result *r)
 {
-	qsort(r->vms, r->nr_vms, sizeof(*r->vms), cmp_vm);
+	sort(r->vms, r->nr_vms, sizeof(*r->vms), cmp_vm);
 	for (int i = 0; i < r->nr_vms; i++) {
 		struct vw_vm *vm = r->vms[i];
 
-		qsort(vm->vcpus, vm->nr_vcpus, sizeof(*vm->vcpus), cmp_vcpu);
+		sort(vm->vcpus, vm->nr_vcpus, sizeof(*vm->vcpus), cmp_vcpu);
 		for (int j = 0; j < vm->nr_vcpus; j++)
 			vcpu_finish(vm->vcpus[j]);
-		qsort(vm->nested, vm->nr_nested, sizeof(*vm->nested), cmp_nested);
+		sort(vm->nested, vm->nr_nested, sizeof(*vm->nested), cmp_nested);
 		for (int j = 0; j < vm->nr_nested; j++) {
 			struct vw_nested *n = &vm->nested[j];
 
-			qsort(n->vcpus, n->nr_vcpus, sizeof(*n->vcpus), cmp_vcpu);
+			sort(n->vcpus, n->nr_vcpus, sizeof(*n->vcpus), cmp_vcpu);
 			for (int k = 0; k < n->nr_vcpus; k++)
 				vcpu_finish(n->vcpus[k]);
 		}

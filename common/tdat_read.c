@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define OPT_DONE	0
+#define OPT_BUFFER	3
 #define OPT_GUEST	13
 #define MAX_OPTION	(16u << 20)	/* sanity bound on one option's size */
 
@@ -77,6 +78,37 @@ static uint32_t get32(const struct rd *r, const char *p)
 	return r->swap ? __builtin_bswap32(v) : v;
 }
 
+/* BUFFER option: section offset, name, clock, page size, then per CPU (id, offset, size). */
+static void add_buffer(struct tdat_info *info, const struct rd *r, const char *buf, uint32_t size)
+{
+	const char *p = buf + 8, *end = buf + size;
+	uint32_t ncpu;
+
+	for (int i = 0; i < 2; i++) {
+		size_t n = strnlen(p, end - p);
+
+		if (p + n >= end)
+			return;
+		p += n + 1;
+	}
+	if (end - p < 8)
+		return;
+	ncpu = get32(r, p + 4);
+	p += 8;
+	for (uint32_t c = 0; c < ncpu && end - p >= 20; c++, p += 20) {
+		uint64_t off, len;
+
+		memcpy(&off, p + 4, 8);
+		memcpy(&len, p + 12, 8);
+		if (r->swap) {
+			off = __builtin_bswap64(off);
+			len = __builtin_bswap64(len);
+		}
+		if (len && off + len > info->data_end)
+			info->data_end = off + len;
+	}
+}
+
 static void add_guest(struct tdat_info *info, const struct rd *r, const char *buf, uint32_t size)
 {
 	struct tdat_guest g = { 0 };
@@ -124,7 +156,7 @@ static int read_options(struct rd *r, struct tdat_info *info, bool v7, uint64_t 
 				return -1;
 			return rd_u64(r, next);
 		}
-		if (id == OPT_GUEST) {
+		if (id == OPT_GUEST || id == OPT_BUFFER) {
 			char *buf = xmalloc(size + 1);
 
 			if (rd_bytes(r, buf, size)) {
@@ -132,7 +164,10 @@ static int read_options(struct rd *r, struct tdat_info *info, bool v7, uint64_t 
 				return -1;
 			}
 			buf[size] = '\0';
-			add_guest(info, r, buf, size);
+			if (id == OPT_GUEST)
+				add_guest(info, r, buf, size);
+			else
+				add_buffer(info, r, buf, size);
 			free(buf);
 		} else {
 			r->pos += size;
@@ -184,9 +219,22 @@ static int v6_options(struct rd *r, struct tdat_info *info)
 		return -1;
 	if (rd_bytes(r, name, 10))
 		return -1;
-	if (memcmp(name, "options  ", 10))
+	if (!memcmp(name, "options  ", 10)) {
+		if (read_options(r, info, false, &next) || rd_bytes(r, name, 10))
+			return -1;
+	}
+	if (memcmp(name, "flyrecord", 10))
 		return 0;
-	return read_options(r, info, false, &next);
+	/* per CPU: offset and size of its data */
+	for (uint32_t c = 0; c < count; c++) {
+		uint64_t off, len;
+
+		if (rd_u64(r, &off) || rd_u64(r, &len))
+			return -1;
+		if (len && off + len > info->data_end)
+			info->data_end = off + len;
+	}
+	return 0;
 }
 
 static int v7_options(struct rd *r, struct tdat_info *info)
@@ -196,8 +244,10 @@ static int v7_options(struct rd *r, struct tdat_info *info)
 	uint16_t id, flags;
 	int guard = 0;
 
-	if (rd_str(r, info->compression, sizeof(info->compression)))
+	if (rd_str(r, info->compression, sizeof(info->compression))) {
+		snprintf(info->compression, sizeof(info->compression), "?");
 		return -1;
+	}
 	{
 		char ver[64];
 
@@ -232,6 +282,7 @@ int tdat_read_info(const char *path, struct tdat_info *info)
 	r.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r.fd < 0)
 		return -1;
+	info->file_size = (uint64_t)lseek(r.fd, 0, SEEK_END);
 	if (rd_bytes(&r, buf, sizeof(magic)) || memcmp(buf, magic, sizeof(magic)))
 		goto out;
 	if (rd_str(&r, buf, sizeof(buf)))

@@ -20,6 +20,8 @@ struct tdat_info {
 	char compression[32];	/* "none" for v6 and uncompressed v7 */
 	struct tdat_guest *guests;
 	int nguests;
+	uint64_t file_size;
+	uint64_t data_end;	/* where the last CPU's trace data ends */
 };
 
 /* Returns 0, or -1 when @path is not a readable trace.dat header. */

@@ -7,6 +7,9 @@ VMWAIT_ASAN=$TOP/build/vmwait-asan
 T=${VMWAIT_TMP:-/tmp}/$(basename "$0" .sh).$$
 mkdir -p "$T"
 
+# Leaks inside the trace libraries themselves are not ours (see the file).
+export LSAN_OPTIONS=suppressions=$TOP/tests/lsan.supp:fast_unwind_on_malloc=0:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}
+
 ok()   { echo "ok $1"; }
 nok()  { echo "not ok $1: $2"; }
 skip() { echo "skip $1: $2"; }

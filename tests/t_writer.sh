@@ -33,7 +33,7 @@ unit_tests() {
 	mkdir -p "$T/unit" "$T/unit-asan"
 	run_prefixed "" "$W/tdat-unit" "$T/unit"
 	ASAN_OPTIONS=fast_unwind_on_malloc=0 \
-	LSAN_OPTIONS=suppressions=$TOP/tests/writer/lsan.supp \
+	LSAN_OPTIONS=suppressions=$TOP/tests/lsan.supp \
 		run_prefixed "asan: " "$W/tdat-unit-asan" "$T/unit-asan"
 }
 

@@ -1,4 +1,5 @@
 /* vmwait-synth: write a synthetic KVM host trace.dat and its ground truth. */
+#include "tdat.h"
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ static void usage(FILE *f)
 		"  -F, --formats DIR     event formats root (default tests/data/formats)\n"
 		"  -k, --kernel VER      event layouts of this kernel (overrides the scenario)\n"
 		"  -V, --file-version N  trace.dat version 6 or 7 (default 6)\n"
-		"  -z, --compress ALG    none or zstd (v7 only; default none)\n"
+		"  -z, --compress ALG    none, zstd or zlib (v7 only; default none)\n"
 		"  -r, --random SEED     compose a random scenario\n"
 		"  -n, --events N        random: stop after N events (default 200000)\n");
 }
@@ -50,9 +51,7 @@ int main(int argc, char **argv)
 		case 'k': kernel = optarg; break;
 		case 'V': o.version = atoi(optarg); break;
 		case 'z':
-			if (!strcmp(optarg, "zstd"))
-				o.compress = SC_ZSTD;
-			else if (strcmp(optarg, "none"))
+			if (tdat_parse_compress(optarg, &o.compress))
 				goto bad;
 			break;
 		case 'r':

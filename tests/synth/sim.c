@@ -1239,7 +1239,7 @@ static int setup(struct sim *m)
 	struct scn *s = m->s;
 	struct tdat_opts to = {
 		.version = m->o->version ? m->o->version : 6,
-		.compress = m->o->compress == SC_ZSTD ? TDAT_COMP_ZSTD : TDAT_COMP_NONE,
+		.compress = m->o->compress,
 		.page_size = s->page_size,
 		.ncpus = (unsigned int)s->ncpus,
 	};

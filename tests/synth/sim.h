@@ -2,6 +2,7 @@
 #ifndef VMWAIT_SYNTH_SIM_H
 #define VMWAIT_SYNTH_SIM_H
 
+#include "tdat.h"
 #include "synth.h"
 
 enum th_kind { TK_VCPU, TK_VHOST, TK_IO, TK_MAIN, TK_HOST, TK_REC };
@@ -100,7 +101,7 @@ struct sim_opts {
 	const char *truth;	/* JSON, or NULL */
 	const char *fmtroot;	/* tests/data/formats */
 	int version;		/* trace.dat 6 or 7 */
-	enum tdat_compress_kind { SC_NONE, SC_ZSTD } compress;
+	enum tdat_compress compress;	/* v7 only */
 };
 
 int sim_run(struct scn *s, const struct sim_opts *o);

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The analyzer against the synthetic generator's ground truth (exact JSON
+# equality), on every scenario, every file format, and random seeds; plus the
+# options, the text and CSV outputs, and bad input under ASan.
+. "$(dirname "$0")/lib.sh"
+
+SYNTH=$TOP/build/tests/synth/vmwait-synth
+SCN=$TOP/tests/synth/scenarios
+cd "$TOP" || exit 1
+
+# same NAME TRACE TRUTH [ANALYZER ARGS...]: JSON must equal the truth byte for byte.
+same() {
+	local name=$1 dat=$2 truth=$3
+	shift 3
+	if ! "$VMWAIT" analyze --json "$@" "$dat" > "$T/out.json" 2> "$T/err"; then
+		nok "$name" "analyze failed: $(head -n 1 "$T/err")"
+	elif cmp -s "$truth" "$T/out.json"; then
+		ok "$name"
+	else
+		nok "$name" "differs from the ground truth: $(diff <(tr ',' '\n' < "$truth") \
+			<(tr ',' '\n' < "$T/out.json") | head -n 4 | tr '\n' ' ')"
+	fi
+}
+
+# json FILE EXPR: evaluate a Python expression on the parsed JSON (as j).
+json() {
+	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+# 1. Every scenario, as v6 (the generator's default) and as v7 zstd.
+for s in "$SCN"/*.scn; do
+	n=$(basename "$s" .scn)
+	if ! "$SYNTH" "$s" -o "$T/$n.dat" -t "$T/$n.json" 2> "$T/err"; then
+		nok "synth $n" "$(head -n 1 "$T/err")"
+		continue
+	fi
+	same "scenario $n v6" "$T/$n.dat" "$T/$n.json"
+	"$SYNTH" "$s" -V 7 -z zstd -o "$T/$n.7.dat" -t "$T/$n.7.json" 2> /dev/null
+	sed "s|$T/$n.7.dat|$T/$n.dat|" "$T/$n.7.json" > "$T/$n.7n.json"
+	cmp -s "$T/$n.json" "$T/$n.7n.json" || nok "truth $n v7" "truth depends on the file format"
+	same "scenario $n v7 zstd" "$T/$n.7.dat" "$T/$n.7.json"
+done
+
+# 2. zlib (Debian's libtracecmd cannot decompress it by itself) and v7 none.
+"$SYNTH" "$SCN/basic-vmx.scn" -V 7 -z zlib -o "$T/zlib.dat" -t "$T/zlib.json"
+same "zlib-compressed v7" "$T/zlib.dat" "$T/zlib.json"
+"$SYNTH" "$SCN/two-vms.scn" -V 7 -z none -o "$T/v7none.dat" -t "$T/v7none.json"
+same "uncompressed v7" "$T/v7none.dat" "$T/v7none.json"
+
+# 3. Property test: random scenarios over many seeds and every kernel layout.
+kernels=(6.18 6.1 5.10 4.19)
+for seed in $(seq 1 24); do
+	k=${kernels[$((seed % 4))]}
+	"$SYNTH" --random "$seed" --events 40000 -k "$k" -o "$T/r.dat" -t "$T/r.json" 2> "$T/err" ||
+		{ nok "random seed $seed" "synth: $(head -n 1 "$T/err")"; continue; }
+	same "random seed $seed ($k layout)" "$T/r.dat" "$T/r.json"
+done
+
+# 4. Sanitizers: same answers, no report, on tricky scenarios and a random trace.
+for n in mid-trace lost-unstored nested-svm-5.10 spawn-nomarkers hlt-fastpath; do
+	if ASAN_OPTIONS=detect_leaks=1 "$VMWAIT_ASAN" analyze --json "$T/$n.dat" > "$T/asan.json" \
+		2> "$T/asan.err" && cmp -s "$T/asan.json" "$T/$n.json" && ! [ -s "$T/asan.err" ]; then
+		ok "asan $n"
+	else
+		nok "asan $n" "$(head -n 3 "$T/asan.err" | tr '\n' ' ')"
+	fi
+done
+"$SYNTH" --random 99 --events 60000 -o "$T/ra.dat" -t "$T/ra.json" 2> /dev/null
+if "$VMWAIT_ASAN" analyze --json "$T/ra.dat" 2> "$T/asan.err" | cmp -s - "$T/ra.json" &&
+   ! [ -s "$T/asan.err" ]; then ok "asan random"; else nok "asan random" "$(head -n 2 "$T/asan.err")"; fi
+
+# 5. Filters.
+b=$T/basic-vmx
+"$VMWAIT" analyze --json --vm web1 "$b.dat" > "$T/f.json"
+check_eq "--vm by name keeps the VM" "1 2" "$(json "$T/f.json" "len(j['vms']), len(j['vms'][0]['vcpus'])")"
+"$VMWAIT" analyze --json --vm 1000 --vcpu 1 "$b.dat" > "$T/f.json"
+check_eq "--vm pid --vcpu 1" "[1]" "$(json "$T/f.json" "[v['vcpu'] for v in j['vms'][0]['vcpus']]")"
+check_eq "--vcpu keeps its numbers" \
+	"$(json "$b.json" "j['vms'][0]['vcpus'][1]['states_ns']")" \
+	"$(json "$T/f.json" "j['vms'][0]['vcpus'][0]['states_ns']")"
+"$VMWAIT" analyze --json --vm nosuch "$b.dat" > "$T/f.json"
+check_eq "--vm without a match" "0" "$(json "$T/f.json" "len(j['vms'])")"
+
+# 6. Windows: the whole trace changes nothing; a window clips spans exactly.
+start=$(json "$b.json" "'%d.%09d' % divmod(j['trace']['start_ns'], 10**9)")
+end=$(json "$b.json" "'%d.%09d' % divmod(j['trace']['end_ns'], 10**9)")
+same "window = whole trace" "$b.dat" "$b.json" --from "$start" --to "$end"
+mid=$(json "$b.json" "'%d.%09d' % divmod((j['trace']['start_ns'] + j['trace']['end_ns']) // 2, 10**9)")
+"$VMWAIT" analyze --json --from "$mid" "$b.dat" > "$T/w.json"
+check_eq "window clips each span to [from, end]" \
+	"$(json "$b.json" "[j['trace']['end_ns'] - max(v['first_ns'], (j['trace']['start_ns'] + j['trace']['end_ns']) // 2) for v in j['vms'][0]['vcpus']]")" \
+	"$(json "$T/w.json" "[v['span_ns'] for v in j['vms'][0]['vcpus']]")"
+check_eq "window: the second half holds fewer waits" "True" \
+	"$(python3 -c "import json; a=json.load(open('$b.json')); w=json.load(open('$T/w.json')); s=lambda j: sum(x['count'] for x in j['vms'][0]['totals']['waits'].values()); print(s(w) < s(a))")"
+check_rc "--from after --to" 2 "$VMWAIT" analyze --from 10 --to 5 "$b.dat"
+
+# 7. --vector overrides every other rule.
+"$VMWAIT" analyze --json --vector 0xec=device "$b.dat" > "$T/v.json"
+check_eq "--vector 0xec=device moves the timer waits" \
+	"$(json "$b.json" "(0, j['vms'][0]['totals']['waits']['timer']['count'])")" \
+	"$(json "$T/v.json" "(j['vms'][0]['totals']['waits']['timer']['count'], j['vms'][0]['totals']['waits']['device']['count'])")"
+check_rc "--vector with a bad reason" 2 "$VMWAIT" analyze --vector 0xec=sleepy "$b.dat"
+check_rc "--vector above 255" 2 "$VMWAIT" analyze --vector 300=timer "$b.dat"
+
+# 8. Text report and CSV carry the same numbers.
+"$VMWAIT" analyze "$b.dat" > "$T/text" 2>&1
+check_eq "text: VM header" "VM web1 (pid 1000), 2 vCPUs" "$(grep '^VM ' "$T/text")"
+check_eq "text: wait rows" "$(json "$b.json" "' '.join('%s:%d' % (k, v['count']) for k, v in j['vms'][0]['totals']['waits'].items() if v['count'])")" \
+	"$(awk '/Why idle ended/{f=1; next} f && NF==0 {f=0} f && /^    [a-z]/ {printf "%s%s:%s", s, $1, $2; s=" "}' "$T/text")"
+"$VMWAIT" analyze --csv "$b.dat" > "$T/csv"
+check_eq "csv: one row per vCPU" "3" "$(wc -l < "$T/csv")"
+check_eq "csv: idle_ns column" "$(json "$b.json" "','.join(str(v['states_ns']['idle']) for v in j['vms'][0]['vcpus'])")" \
+	"$(python3 -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(','.join(x['idle_ns'] for x in r))" "$T/csv")"
+"$VMWAIT" analyze -o "$T/o.json" --json "$b.dat"
+same "-o FILE" "$b.dat" "$T/o.json"
+
+# 9. Bad input: a clear message and a non-zero exit, or a warning and a partial
+#    result; never a crash, never a sanitizer report.
+bad() {
+	local name=$1 file=$2 rc
+	ASAN_OPTIONS=detect_leaks=1 "$VMWAIT_ASAN" analyze --json "$file" > "$T/bad.out" 2> "$T/bad.err"
+	rc=$?
+	if grep -q -E 'Sanitizer|runtime error' "$T/bad.err"; then
+		nok "$name" "sanitizer: $(grep -m1 -E 'Sanitizer|runtime error' "$T/bad.err")"
+	elif [ $rc -ne 0 ] && [ $rc -ne 1 ]; then
+		nok "$name" "exit status $rc"
+	elif [ $rc -eq 1 ] && [ "$(grep -c . "$T/bad.err")" -ne 1 ]; then
+		nok "$name" "expected one line on stderr, got $(grep -c . "$T/bad.err")"
+	elif [ $rc -eq 0 ] && ! python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$T/bad.out"; then
+		nok "$name" "partial result is not valid JSON"
+	else
+		ok "$name"
+	fi
+}
+size=$(stat -c %s "$T/two-vms.dat")
+for cut in 10 20 100 1000 4096 $((size / 2)) $((size - 100)); do
+	head -c "$cut" "$T/two-vms.dat" > "$T/cut.dat"
+	bad "truncated at $cut bytes" "$T/cut.dat"
+	head -c "$cut" "$T/two-vms.7.dat" > "$T/cut7.dat"
+	bad "truncated v7 at $cut bytes" "$T/cut7.dat"
+done
+# corrupt the ring-buffer pages (the last part of a v6 file is page data)
+for seed in 1 2 3 4 5 6; do
+	python3 - "$T/two-vms.dat" "$T/corrupt.dat" "$seed" <<-'EOF'
+	import random, sys
+	d = bytearray(open(sys.argv[1], 'rb').read())
+	r = random.Random(int(sys.argv[3]))
+	start = len(d) - 3 * 4096 if len(d) > 4 * 4096 else len(d) // 2
+	for _ in range(64):
+	    d[r.randrange(start, len(d))] = r.randrange(256)
+	open(sys.argv[2], 'wb').write(d)
+	EOF
+	bad "corrupted pages (seed $seed)" "$T/corrupt.dat"
+done
+# event formats with fields missing: the analyzer warns and degrades
+mkdir -p "$T/fmt"
+cp -r "$TOP/tests/data/formats/6.18" "$T/fmt/6.18"
+sed -i '/field:unsigned int vcpu_id/d; /field:u32 isa/d' "$T/fmt/6.18/kvm/kvm_exit/format"
+sed -i '/field:__u8 vec;/d' "$T/fmt/6.18/kvm/kvm_apic_accept_irq/format"
+if "$SYNTH" "$SCN/basic-vmx.scn" -F "$T/fmt" -o "$T/nofield.dat" -t /dev/null 2> /dev/null; then
+	bad "events lacking fields" "$T/nofield.dat"
+	check_eq "missing field is reported" "1" \
+		"$("$VMWAIT" analyze "$T/nofield.dat" 2>&1 >/dev/null | grep -c "kvm_apic_accept_irq has no field 'vec'")"
+else
+	skip "events lacking fields" "the generator refused the edited formats"
+fi
+printf 'not a trace at all' > "$T/junk.dat"
+bad "not a trace" "$T/junk.dat"
+check_rc "missing file" 1 "$VMWAIT" analyze "$T/does-not-exist.dat"
+check_rc "empty file" 1 "$VMWAIT" analyze /dev/null
+check_rc "a directory" 1 "$VMWAIT" analyze "$T"
+check_rc "no file" 2 "$VMWAIT" analyze
+check_rc "unknown option" 2 "$VMWAIT" analyze --frobnicate "$b.dat"
