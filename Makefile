@@ -67,7 +67,7 @@ bench: vmwait $(TEST_BINS)
 	@scripts/bench.sh
 
 demo: vmwait $(TEST_BINS)
-	@scripts/demo.sh
+	@scripts/demo
 
 install: vmwait
 	install -d $(DESTDIR)$(BINDIR)

@@ -78,7 +78,7 @@ static void stats_row(FILE *f, const char *label, const struct vw_hist *h)
 {
 	char b[7][32];
 
-	fprintf(f, "    %-16s %7llu %10s %10s %10s %10s %10s %10s\n", label,
+	fprintf(f, "    %-18s %7llu %10s %10s %10s %10s %10s %10s\n", label,
 		(unsigned long long)h->count, dur(b[0], 32, h->total),
 		dur(b[1], 32, h->count ? h->total / h->count : 0), dur(b[2], 32, hist_pct(h, 50)),
 		dur(b[3], 32, hist_pct(h, 90)), dur(b[4], 32, hist_pct(h, 99)),
@@ -95,26 +95,30 @@ static void wait_table(FILE *f, const struct vw_vcpu *v)
 		fprintf(f, "\n  No completed waits.\n");
 		return;
 	}
-	fprintf(f, "\n  Why idle ended     count      total       mean        p50        p90"
-		"        p99        max\n");
-	for (int w = 0; w < WR_NR; w++)
-		if (v->waits[w].count)
-			stats_row(f, vw_reason_names[w], &v->waits[w]);
-	for (int i = 0; i < v->nr_ipi_from; i++) {
-		char label[32];
+	fprintf(f, "\n    %-18s %7s %10s %10s %10s %10s %10s %10s\n", "why idle ended", "count",
+		"total", "mean", "p50", "p90", "p99", "max");
+	for (int w = 0; w < WR_NR; w++) {
+		if (!v->waits[w].count)
+			continue;
+		stats_row(f, vw_reason_names[w], &v->waits[w]);
+		if (w == WR_IPI)
+			for (int i = 0; i < v->nr_ipi_from; i++) {
+				char label[32];
 
-		snprintf(label, sizeof(label), "  ipi from vCPU %d", v->ipi_from[i].key);
-		stats_row(f, label, &v->ipi_from[i].hist);
-	}
-	for (int i = 0; i < v->nr_devices; i++) {
-		char label[40];
+				snprintf(label, sizeof(label), "  from vCPU %d", v->ipi_from[i].key);
+				stats_row(f, label, &v->ipi_from[i].hist);
+			}
+		if (w == WR_DEVICE)
+			for (int i = 0; i < v->nr_devices; i++) {
+				char label[40];
 
-		if (v->devices[i].gsi >= 0)
-			snprintf(label, sizeof(label), "  vec 0x%x gsi %d", v->devices[i].key,
-				 v->devices[i].gsi);
-		else
-			snprintf(label, sizeof(label), "  vec 0x%x", v->devices[i].key);
-		stats_row(f, label, &v->devices[i].hist);
+				if (v->devices[i].gsi >= 0)
+					snprintf(label, sizeof(label), "  vec 0x%x gsi %d",
+						 v->devices[i].key, v->devices[i].gsi);
+				else
+					snprintf(label, sizeof(label), "  vec 0x%x", v->devices[i].key);
+				stats_row(f, label, &v->devices[i].hist);
+			}
 	}
 }
 
@@ -124,7 +128,7 @@ static void exit_table(FILE *f, const struct vw_vcpu *v)
 
 	if (!v->nr_exits)
 		return;
-	fprintf(f, "\n  Top exits              count      total        p99        max\n");
+	fprintf(f, "\n    %-18s %7s %10s %10s %10s\n", "top exits", "count", "total", "p99", "max");
 	for (int i = 0; i < v->nr_exits && i < 10; i++) {
 		const struct vw_exit *e = &v->exits[i];
 
@@ -140,11 +144,14 @@ static void preempt_table(FILE *f, const struct vw_vcpu *v)
 
 	if (!v->nr_preemptors)
 		return;
-	fprintf(f, "\n  Preempted by                               kind       time\n");
+	fprintf(f, "\n    %-38s %-8s %10s\n", "preempted by", "kind", "time");
 	for (int i = 0; i < v->nr_preemptors && i < 5; i++) {
 		const struct vw_preemptor *p = &v->preemptors[i];
 
-		snprintf(label, sizeof(label), "%s-%d", p->comm, p->tid);
+		if (p->tid < 0)
+			snprintf(label, sizeof(label), "%s", p->comm);
+		else
+			snprintf(label, sizeof(label), "%s-%d", p->comm, p->tid);
 		fprintf(f, "    %-38.38s %-8s %10s\n", label, vw_preempt_kind_names[p->kind],
 			dur(b, sizeof(b), p->total_ns));
 	}
@@ -201,6 +208,10 @@ void report_text(const struct vw_result *r, FILE *f)
 			fprintf(f, "\nvCPUs of unknown VMs, %d vCPU%s\n", vm->nr_vcpus,
 				vm->nr_vcpus == 1 ? "" : "s");
 		state_table(f, vm, tot);
+		if (tot->states_ns[VS_RUNNING])
+			fprintf(f, "  (no kvm_entry/kvm_exit for some vCPUs: a light recording, or KVM "
+				"emulated in software;\n   their guest and hypervisor time inside KVM_RUN "
+				"is shown as 'running')\n");
 		wait_table(f, tot);
 		exit_table(f, tot);
 		preempt_table(f, tot);

@@ -187,14 +187,14 @@ int parse_seconds_ns(const char *s, uint64_t *ns)
 
 char *fmt_duration(char *buf, size_t len, uint64_t ns)
 {
-	if (ns < 10 * NSEC_PER_USEC)
+	if (ns < NSEC_PER_USEC)
 		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
-	else if (ns < 10 * NSEC_PER_MSEC)
+	else if (ns < NSEC_PER_MSEC)
 		snprintf(buf, len, "%.1f us", ns / 1e3);
-	else if (ns < 10 * NSEC_PER_SEC)
-		snprintf(buf, len, "%.1f ms", ns / 1e6);
+	else if (ns < NSEC_PER_SEC)
+		snprintf(buf, len, "%.2f ms", ns / 1e6);
 	else
-		snprintf(buf, len, "%.2f s", ns / 1e9);
+		snprintf(buf, len, "%.3f s", ns / 1e9);
 	return buf;
 }
 

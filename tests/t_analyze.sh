@@ -106,7 +106,7 @@ check_rc "--vector above 255" 2 "$VMWAIT" analyze --vector 300=timer "$b.dat"
 "$VMWAIT" analyze "$b.dat" > "$T/text" 2>&1
 check_eq "text: VM header" "VM web1 (pid 1000), 2 vCPUs" "$(grep '^VM ' "$T/text")"
 check_eq "text: wait rows" "$(json "$b.json" "' '.join('%s:%d' % (k, v['count']) for k, v in j['vms'][0]['totals']['waits'].items() if v['count'])")" \
-	"$(awk '/Why idle ended/{f=1; next} f && NF==0 {f=0} f && /^    [a-z]/ {printf "%s%s:%s", s, $1, $2; s=" "}' "$T/text")"
+	"$(awk '/why idle ended/{f=1; next} f && NF==0 {f=0} f && /^    [a-z]/ {printf "%s%s:%s", s, $1, $2; s=" "}' "$T/text")"
 "$VMWAIT" analyze --csv "$b.dat" > "$T/csv"
 check_eq "csv: one row per vCPU" "3" "$(wc -l < "$T/csv")"
 check_eq "csv: idle_ns column" "$(json "$b.json" "','.join(str(v['states_ns']['idle']) for v in j['vms'][0]['vcpus'])")" \
@@ -171,3 +171,10 @@ check_rc "empty file" 1 "$VMWAIT" analyze /dev/null
 check_rc "a directory" 1 "$VMWAIT" analyze "$T"
 check_rc "no file" 2 "$VMWAIT" analyze
 check_rc "unknown option" 2 "$VMWAIT" analyze --frobnicate "$b.dat"
+
+# 10. The trace shipped for the demo (recorded with vmwait record on tests/vmm):
+#     the analysis is stable, and its waits are the workload's own.
+same "shipped demo trace" tests/data/demo.dat tests/data/demo.expected.json
+check_eq "demo waits = the workload's" \
+	"$(json tests/data/demo.truth.json "sorted((r, w['count']) for r, w in j['totals']['waits'].items())")" \
+	"$(json tests/data/demo.expected.json "sorted((r, w['count']) for r, w in j['vms'][0]['totals']['waits'].items() if w['count'])")"
