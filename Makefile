@@ -64,7 +64,7 @@ check: tests
 	@tests/run.sh
 
 bench: vmwait $(TEST_BINS)
-	@scripts/bench.sh
+	@scripts/bench
 
 demo: vmwait $(TEST_BINS)
 	@scripts/demo
