@@ -17,6 +17,7 @@ static const struct {
 	{ "sched", "sched_wakeup", K_WAKEUP, { "comm", "pid", "target_cpu" } },
 	{ "sched", "sched_wakeup_new", K_WAKEUP_NEW, { "comm", "pid", "target_cpu" } },
 	{ "task", "task_newtask", K_NEWTASK, { "pid", "comm", "clone_flags" } },
+	{ "sched", "sched_process_exec", K_EXEC, { "pid" } },
 	{ "kvm", "kvm_entry", K_KVM_ENTRY, { "vcpu_id" } },
 	{ "kvm", "kvm_exit", K_KVM_EXIT, { "exit_reason", "isa", "vcpu_id" } },
 	{ "kvm", "kvm_userspace_exit", K_USER_EXIT, { "reason" } },
@@ -426,6 +427,14 @@ static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint
 	case K_NEWTASK:
 		on_newtask(a, d, r, t);
 		break;
+	case K_EXEC: {
+		/* exec leaves one thread, the leader: its pid is the tgid */
+		int p = (int)fsval(a, r, d->f[0]);
+
+		if (p > 0)
+			thread_hint(a, p)->tgid = p;
+		break;
+	}
 	case K_HRT_ENTRY:
 		c->seg++;
 		c->hrtimer_pid = pid;
@@ -469,6 +478,9 @@ static int named_pids(struct analyzer *a, struct tep_record *r, int *pids)
 	case K_WAKEUP:
 	case K_WAKEUP_NEW:
 		pids[0] = (int)fsval(a, r, d->f[1]);
+		return 1;
+	case K_NEWTASK:
+		pids[0] = (int)fsval(a, r, d->f[0]);
 		return 1;
 	default:
 		return 0;

@@ -434,6 +434,8 @@ static void tent_confirm(struct analyzer *a, struct thread *t)
 /* Hold the open period of a tentatively halted thread at its wake. */
 static void tent_hold(struct analyzer *a, struct thread *t, uint64_t ts, enum sched_st s)
 {
+	if (a->ex)
+		explain_note(a, t, "woken; a halt if kvm_vcpu_wakeup comes next");
 	t->tent_woken = true;
 	t->tent_wake = ts;
 	t->tent_since = t->since;
@@ -701,6 +703,14 @@ static void vm_name(struct vw_vm *vm, struct analyzer *a)
 	struct vm_info *vi = NULL;
 	struct thread *t;
 	const char *p;
+
+	/* trace-cmd's GUEST option names the guest whose vCPUs it maps */
+	for (unsigned int i = 0; i < a->hsize; i++)
+		for (t = a->htab[i]; t; t = t->hnext)
+			if (t->guest && t->tgid == vm->pid && t->tgid >= 0) {
+				vm->name = xstrdup(a->info->guests[t->guest - 1].name);
+				return;
+			}
 
 	for (struct vm_info *i = a->vms; i; i = i->next)
 		if (i->tgid == vm->pid)
