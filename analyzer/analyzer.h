@@ -145,6 +145,7 @@ struct cpu_state {
 	int hrtimer_pid;		/* pid interrupted by a running hrtimer, -1 */
 	int hrtimer_kind;		/* 0 none, 1 KVM guest timer, 2 other */
 	bool irqctx;			/* the record being handled runs in hard/soft irq */
+	bool hrt_flagged;		/* the hrtimer entry carried the hardirq flag */
 	uint64_t last_ts;
 	struct ctx_entry ent[CTX_ENTRIES];
 	int nent;

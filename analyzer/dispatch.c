@@ -198,6 +198,13 @@ static const char *fstr(struct tep_record *r, struct tep_format_field *f, char *
 	return buf;
 }
 
+static void hrtimer_close(struct cpu_state *c)
+{
+	c->seg++;
+	c->hrtimer_pid = -1;
+	c->hrtimer_kind = 0;
+}
+
 /* "vmwait: task tid=.. tgid=.. comm=..", "vmwait: vm pid=.. cmdline=.." */
 static void on_marker(struct analyzer *a, const char *buf, uint64_t ts)
 {
@@ -249,6 +256,8 @@ static void on_switch(struct analyzer *a, struct ev_desc *d, struct tep_record *
 		sched_switch_out(a, p, cpu, (state & 0xff) == 0, ts);
 	}
 	a->cpus[cpu].nent = 0;
+	if (a->cpus[cpu].hrtimer_pid >= 0)
+		hrtimer_close(&a->cpus[cpu]);
 	cpu_switch(a, cpu, next, ts);
 	if (next > 0) {
 		struct thread *n = thread_get(a, next, ts);
@@ -405,6 +414,14 @@ static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint
 	struct thread *t = NULL;
 	char buf[4096];
 
+	/*
+	 * An hrtimer callback ends at hrtimer_expire_exit, or (a --light
+	 * recording has no exit event) at the first record on its CPU without
+	 * the hardirq flag, or at a sched_switch.
+	 */
+	if (c->hrtimer_pid >= 0 && c->hrt_flagged &&
+	    !(tep_data_flags(a->tep, r) & TRACE_FLAG_HARDIRQ))
+		hrtimer_close(c);
 	if (pid >= 0)
 		cpu_switch(a, cpu, pid, ts);
 	if (pid > 0) {
@@ -437,15 +454,14 @@ static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint
 	}
 	case K_HRT_ENTRY:
 		c->seg++;
+		c->hrt_flagged = tep_data_flags(a->tep, r) & TRACE_FLAG_HARDIRQ;
 		c->hrtimer_pid = pid;
 		c->hrtimer_kind = hrtimer_kind(a, fval(a, r, d->f[0]));
 		if (t && t->vcpu && t->ctx == CTX_HALTED)
 			evidence_timer_on_self(a, t, c->hrtimer_kind);
 		break;
 	case K_HRT_EXIT:
-		c->seg++;
-		c->hrtimer_pid = -1;
-		c->hrtimer_kind = 0;
+		hrtimer_close(c);
 		break;
 	case K_BLOCK_ISSUE:
 		if (t)
