@@ -147,7 +147,10 @@ void l2_exit_close(struct analyzer *a, struct thread *t, uint64_t ts)
 	x->exit_open = false;
 	if (!x->res || ts < a->from || ts > a->to)
 		return;
-	e = res_exit(x->res, x->exit_isa, x->exit_code, exit_name(a, x->exit_isa, x->exit_code));
+	e = res_exit_find(x->res, x->exit_isa, x->exit_code);
+	if (!e)
+		e = res_exit(x->res, x->exit_isa, x->exit_code,
+			     exit_name(a, x->exit_isa, x->exit_code));
 	hist_add(&e->hist, ts - x->exit_start);
 }
 

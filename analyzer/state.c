@@ -78,8 +78,8 @@ void thread_set_comm(struct analyzer *a, struct thread *t, const char *comm, uin
 	int id;
 	int pid;
 
-	if (!comm || !*comm || comm[0] == '<')
-		return;
+	if (!comm || !*comm || comm[0] == '<' || !strncmp(t->comm, comm, sizeof(t->comm)))
+		return;	/* nothing new: the common case, once per sched event */
 	snprintf(t->comm, sizeof(t->comm), "%s", comm);
 	id = vcpu_id_from_name(t->comm);
 	if (id >= 0) {
@@ -539,7 +539,10 @@ static void exit_close(struct analyzer *a, struct thread *t, uint64_t ts)
 	t->exit_open = false;
 	if (!t->res || ts < a->from || ts > a->to)
 		return;
-	e = res_exit(t->res, t->exit_isa, t->exit_code, exit_name(a, t->exit_isa, t->exit_code));
+	e = res_exit_find(t->res, t->exit_isa, t->exit_code);
+	if (!e)
+		e = res_exit(t->res, t->exit_isa, t->exit_code,
+			     exit_name(a, t->exit_isa, t->exit_code));
 	hist_add(&e->hist, ts - t->exit_start);
 }
 

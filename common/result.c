@@ -173,13 +173,20 @@ struct vw_vcpu *res_nested_vcpu(struct vw_nested *n, const char *key, int vcpu, 
 	return v;
 }
 
-struct vw_exit *res_exit(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name)
+struct vw_exit *res_exit_find(struct vw_vcpu *v, uint32_t isa, uint32_t code)
 {
-	struct vw_exit *e;
-
 	for (int i = 0; i < v->nr_exits; i++)
 		if (v->exits[i].isa == isa && v->exits[i].code == code)
 			return &v->exits[i];
+	return NULL;
+}
+
+struct vw_exit *res_exit(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name)
+{
+	struct vw_exit *e = res_exit_find(v, isa, code);
+
+	if (e)
+		return e;
 	v->exits = xrealloc(v->exits, (v->nr_exits + 1) * sizeof(*v->exits));
 	e = &v->exits[v->nr_exits++];
 	memset(e, 0, sizeof(*e));

@@ -136,6 +136,7 @@ struct vw_vcpu *res_vcpu_new(struct vw_vm *vm, int vcpu, int tid);
 struct vw_nested *res_nested(struct vw_vm *vm, const char *id);
 struct vw_vcpu *res_nested_vcpu(struct vw_nested *n, const char *key, int vcpu, int tid);
 struct vw_exit *res_exit(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name);
+struct vw_exit *res_exit_find(struct vw_vcpu *v, uint32_t isa, uint32_t code);
 void res_add_preempt(struct vw_vcpu *v, int tid, const char *comm,
 		     enum vw_preempt_kind kind, uint64_t ns);
 void res_add_wait(struct vw_vcpu *v, enum vw_reason reason, uint64_t ns,
