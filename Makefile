@@ -72,6 +72,8 @@ demo: vmwait $(TEST_BINS)
 install: vmwait
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 vmwait $(DESTDIR)$(BINDIR)/vmwait
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 644 common/vmwait.1 $(DESTDIR)$(MANDIR)/man1/vmwait.1
 	$(INSTALL_EXTRA)
 
 clean:

@@ -295,6 +295,7 @@ fi
 if make -C "$TOP" --no-print-directory -s -o vmwait install DESTDIR="$T/dest" \
 	PREFIX=/opt/vmwait > "$T/install.log" 2>&1; then
 	check_eq install-files "$(printf '%s\n' "$T/dest/opt/vmwait/bin/vmwait" \
+		"$T/dest/opt/vmwait/share/man/man1/vmwait.1" \
 		"$T/dest$sysdir/plugin_vmwait_vectors.so" | sort)" \
 		"$(find "$T/dest" -type f | sort)"
 	if cmp -s "$PLUGIN" "$T/dest$sysdir/plugin_vmwait_vectors.so"; then
