@@ -405,11 +405,19 @@ static void halt_wake(struct analyzer *a, struct thread *t, uint64_t ts)
 	halted_del(a, t);
 }
 
-/* A tentative (light-mode) halt turned out not to be one. */
+/*
+ * A tentative (light-mode) halt turned out not to be one: the held period is
+ * committed in its own state, or, if the thread is still in that state with
+ * no change since the wake, it simply goes on (one maximal period).
+ */
 static void tent_refute(struct analyzer *a, struct thread *t)
 {
-	if (t->tent && t->tent_woken)
-		commit(a, t, t->tent_state, t->tent_since, t->tent_wake);
+	if (t->tent && t->tent_woken) {
+		if (t->state == t->tent_state && t->since == t->tent_wake)
+			t->since = t->tent_since;
+		else
+			commit(a, t, t->tent_state, t->tent_since, t->tent_wake);
+	}
 	t->tent = false;
 	t->tent_woken = false;
 }
