@@ -169,3 +169,116 @@ has spawn-nomarkers 'qemu-system-x86-1000 .*task_newtask: +pid=1001 comm=qemu-sy
 has spawn-nomarkers 'sched_wakeup_new: +comm=CPU 1/KVM pid=1002 prio=120 target_cpu=001$' 1
 check_eq "spawn-nomarkers vCPUs in the VM of unknown pid" '"pid":-1,"name":"?"' \
 	"$(grep -o '"pid":-1,"name":"?"' "$T/spawn-nomarkers.json")"
+
+# ---- light recordings, common_flags, the richer random mode ----
+
+# count NAME EVENT...: "EVENT=N ..." for these events of NAME's trace (libtracecmd).
+count() {
+	local name=$1 a=()
+	shift
+	for e in "$@"; do a+=(-c "$e"); done
+	"$CHECK" "${a[@]}" "$T/$name.dat" | sed -n 2p
+}
+HEAVY=(kvm_entry kvm_exit kvm_nested_vmexit kvm_pio kvm_mmio kvm_fast_mmio hrtimer_expire_exit)
+NOHEAVY="kvm_entry=0 kvm_exit=0 kvm_nested_vmexit=0 kvm_pio=0 kvm_mmio=0 kvm_fast_mmio=0 hrtimer_expire_exit=0"
+
+# --light writes the same simulation without the per-exit events: exactly the
+# full trace's records minus those, the same timestamps for the rest.
+for n in basic-vmx nested-vmx nested-svm device-irqs; do
+	gen "light-$n" --light "$SCN/$n.scn"
+	check_eq "light-$n has no per-exit events" "$NOHEAVY" "$(count "light-$n" "${HEAVY[@]}")"
+	heavy=$(($(count "$n" "${HEAVY[@]}" | tr ' ' '\n' | cut -d= -f2 | paste -sd+)))
+	check_eq "light-$n = $n minus its per-exit events" \
+		"$(($(json_get "$T/$n.json" events) - heavy))" "$(json_get "$T/light-$n.json" events)"
+	check_eq "light-$n keeps the other records, at the same times" \
+		"$(grep -vE ': (kvm_entry|kvm_exit|kvm_nested_vmexit|kvm_pio|kvm_mmio|hrtimer_expire_exit):' "$T/$n.raw")" \
+		"$(cat "$T/light-$n.raw")"
+	check_eq "light-$n truth: no exits, no guest/hypervisor time" "0 0 0" \
+		"$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); v=[x for m in j['vms'] for x in m['vcpus']]; print(sum(len(x['exits']) for x in v), sum(x['states_ns']['guest'] for x in v), sum(x['states_ns']['hypervisor'] for x in v))" "$T/light-$n.json")"
+done
+check_eq "light-basic-vmx truth: running time, and both halts (tentative) as waits" "True 2" \
+	"$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); v=j['vms'][0]['totals']; print(v['states_ns']['running'] > 0, sum(w['count'] for w in v['waits'].values()))" "$T/light-basic-vmx.json")"
+check_eq "light-nested-vmx still follows L2 (vmenter, inject)" \
+	"$(json_get "$T/nested-vmx.json" vcpus)" "$(json_get "$T/light-nested-vmx.json" vcpus)"
+# the 'light 1' directive does the same
+check_eq "light-tentative.scn (light 1) has no per-exit events" "$NOHEAVY" \
+	"$(count light-tentative "${HEAVY[@]}")"
+has light-tentative 'sched_switch: .*prev_pid=1001 prev_prio=120 prev_state=2 ' 1
+check_eq "light-tentative truth: vCPU 0 timer+ipi waits, vCPU 1 net" "0:ipi=1,timer=1 1:net=1" \
+	"$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(' '.join('%d:%s' % (v['vcpu'], ','.join('%s=%d' % (k, w['count']) for k, w in sorted(v['waits'].items()) if w['count'])) for v in j['vms'][0]['vcpus']))" "$T/light-tentative.json")"
+
+# --avoid hpoll-run: a light trace without the kvm_halt_poll_ns records that
+# would take a thread with no kvm:* event since its start or its userspace
+# exit to 'running' (tests/synth/known/hpoll-run.scn); the others stay.
+gen light-poll-block --light "$SCN/poll-block.scn"
+gen light-poll-block-avoid --light --avoid hpoll-run "$SCN/poll-block.scn"
+check_eq "--avoid hpoll-run drops the one first-record kvm_halt_poll_ns" \
+	"kvm_halt_poll_ns=2 / kvm_halt_poll_ns=1" \
+	"$(count light-poll-block kvm_halt_poll_ns) / $(count light-poll-block-avoid kvm_halt_poll_ns)"
+check_rc "--avoid with an unknown case is a usage error" 2 \
+	"$SYNTH" --avoid nothing -o "$T/x.dat" "$SCN/basic-vmx.scn"
+
+# common_flags (TRACE_FLAG_*: 0x01 irqs off, 0x04 need resched, 0x08 hardirq,
+# 0x10 softirq), the set each event carries (libtracecmd) ...
+flags() { "$CHECK" -f "$2" "$T/$1.dat" | sed -n 2p; }
+check_eq "sched_switch: IRQs off" "sched_switch flags:0x01" "$(flags basic-vmx sched_switch)"
+check_eq "kvm_entry: IRQs off" "kvm_entry flags:0x01" "$(flags basic-vmx kvm_entry)"
+check_eq "kvm_exit: IRQs off" "kvm_exit flags:0x01" "$(flags basic-vmx kvm_exit)"
+check_eq "kvm_vcpu_wakeup: task context" "kvm_vcpu_wakeup flags:0x00" "$(flags basic-vmx kvm_vcpu_wakeup)"
+check_eq "kvm_userspace_exit: task context" "kvm_userspace_exit flags:0x00" \
+	"$(flags basic-vmx kvm_userspace_exit)"
+check_eq "hrtimer_expire_entry: hardirq" "hrtimer_expire_entry flags:0x09" \
+	"$(flags basic-vmx hrtimer_expire_entry)"
+check_eq "hrtimer_expire_exit: hardirq, need_resched after waking the idle CPU's vCPU" \
+	"hrtimer_expire_exit flags:0x0d" "$(flags basic-vmx hrtimer_expire_exit)"
+check_eq "irq_handler_entry: hardirq" "irq_handler_entry flags:0x09" "$(flags vfio-irq irq_handler_entry)"
+check_eq "print (markers): task context" "print flags:0x00" "$(flags basic-vmx print)"
+# ... and as trace-cmd report -l prints them (irqs-off, need-resched, hardirq/softirq)
+lat() { trace-cmd report -l "$T/$1.dat" 2> /dev/null | grep -cE "$2"; }
+check_eq "report -l: the IPI sender's fastpath waking is IRQs-off task context" 1 \
+	"$(lat basic-vmx '^CPU 0/KV-1001 +0d\.\.\.\. +[0-9.]+: sched_waking: +comm=CPU 1/KVM ')"
+check_eq "report -l: the timer's waking on vCPU 0's idle CPU is hardirq" 1 \
+	"$(lat basic-vmx '^ +<idle>-0 +0d\.h\.\. +[0-9.]+: sched_waking: +comm=CPU 0/KVM ')"
+check_eq "report -l: ... and its wakeup sets need_resched on the idle task" 1 \
+	"$(lat basic-vmx '^ +<idle>-0 +0dNh\.\. +[0-9.]+: sched_wakeup: +CPU 0/KVM:1001 ')"
+check_eq "report -l: a preempting wake from the host interrupt of an EXTERNAL_INTERRUPT exit" 2 \
+	"$(lat preempt-host '^CPU 0/KV-1001 +0dNh\.\. +[0-9.]+: sched_wakeup: +kworker/0:1:300 ')"
+check_eq "report -l: the vfio MSI in hardirq on the vhost worker" 1 \
+	"$(lat vfio-irq '^vhost-10-1010 +2d\.h\.\. +[0-9.]+: sched_waking: +comm=CPU 0/KVM ')"
+check_eq "report -l: the vfio MSI from a softirq on the I/O thread" 1 \
+	"$(lat vfio-irq '^IO iothr-1011 +3d\.s\.\. +[0-9.]+: sched_waking: +comm=CPU 0/KVM ')"
+check_eq "report -l: the vhost worker woken from the NET_RX softirq" 3 \
+	"$(lat net-vhost '^ +<idle>-0 +2d\.s\.\. +[0-9.]+: sched_waking: +comm=vhost-1000 ')"
+check_eq "report -l: the vhost worker's irqfd signal runs with IRQs off" 3 \
+	"$(lat net-vhost '^vhost-10-1010 +2d\.\.\.\. +[0-9.]+: kvm_msi_set_irq: ')"
+check_eq "report -l: a block completion in hardirq wakes the I/O thread" 2 \
+	"$(lat disk-iothread '^ +<idle>-0 +[0-9]d\.h\.\. +[0-9.]+: block_rq_complete: ')"
+has vfio-irq 'irq_handler_entry: +irq=40 name=vfio-msix\[0\]\(0000:01:00.0\)$' 3
+has vfio-irq 'CPU 1/KVM-1002 .*kvm_exit: +exit_reason=1 .*intr_info=0x80000025 ' 2
+
+# The random mode's features, as the seed picks them (VMWAIT_SYNTH_DEBUG
+# prints the choice): migration to spare CPUs, losses with and without
+# stored counts, nested guests of both isas, a --light run.
+rgen() {
+	VMWAIT_SYNTH_DEBUG=1 gen "$@"
+}
+rgen rnd-21 --random 21 --events 60000
+check_eq "random 21 picks" \
+	"synth: random 21: vcpus 3+3, isa 1/1, apicv 1/1, migrate 22% (2 spare CPUs), loss 7, nested 0x3e" \
+	"$(grep '^synth: random' "$T/rnd-21.gen")"
+check_eq "random 21: vCPU threads ran on the spare CPUs 6 and 7" yes \
+	"$(grep -qE '^ *CPU [0-9]/KVM-[45]01[0-9] +\[00[67]\]' "$T/rnd-21.txt" && echo yes)"
+check_eq "random 21: losses reported with and without counts" "yes yes" \
+	"$(grep -qE '\[[0-9]+ EVENTS DROPPED\]' "$T/rnd-21.txt" && echo yes) $(grep -q '\[EVENTS DROPPED\]' "$T/rnd-21.txt" && echo yes)"
+check_eq "random 21: nested L2 vCPUs (VMX)" yes \
+	"$(grep -q 'kvm_nested_vmenter: .*isa=1$' "$T/rnd-21.raw" && [ "$(grep -o '"nested":\[{' "$T/rnd-21.json" | wc -l)" -ge 1 ] && echo yes)"
+rgen rnd-27 --random 27 --events 60000
+check_eq "random 27: nested L2 vCPUs (SVM, kvm_nested_intr_vmexit)" yes \
+	"$(grep -q 'kvm_nested_vmenter: .*isa=2$' "$T/rnd-27.raw" && grep -q kvm_nested_intr_vmexit "$T/rnd-27.raw" && echo yes)"
+rgen rnd-21l --random 21 --events 60000 --light --avoid hpoll-run
+check_eq "random 21 --light has no per-exit events" "$NOHEAVY" "$(count rnd-21l "${HEAVY[@]}")"
+check_eq "random 21 --light: the sleeps of the host page faults (D)" yes \
+	"$(grep -qE 'prev_comm=CPU [0-9]/KVM .*prev_state=2 ' "$T/rnd-21l.raw" && echo yes)"
+"$SYNTH" -F "$FMT" -o "$T/again.dat" -t "$T/again.json" --random 21 --events 60000 --light \
+	--avoid hpoll-run
+check_eq "random --light is deterministic" same "$(cmp -s "$T/again.dat" "$T/rnd-21l.dat" && echo same)"

@@ -148,6 +148,10 @@ int spenc_add(struct spenc *p, uint64_t ts, const void *payload, unsigned int le
 {
 	unsigned int need = event_bytes(len), cap = p->page_size - RB_HDR;
 	uint64_t delta;
+
+	/* keep room for a lost-events count to be stored after the data */
+	if (p->pending_lost_set && p->pending_lost_stored)
+		cap -= 8;
 	uint8_t *at;
 
 	if (ts < p->last_ts && !p->empty) {

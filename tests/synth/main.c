@@ -18,7 +18,13 @@ static void usage(FILE *f)
 		"  -k, --kernel VER      event layouts of this kernel (overrides the scenario)\n"
 		"  -V, --file-version N  trace.dat version 6 or 7 (default 6)\n"
 		"  -z, --compress ALG    none, zstd or zlib (v7 only; default none)\n"
-		"  -r, --random SEED     compose a random scenario\n"
+		"  -l, --light           as vmwait record --light records it: no kvm_entry,\n"
+		"                        kvm_exit, kvm_nested_vmexit, kvm_pio, kvm_mmio,\n"
+		"                        kvm_fast_mmio, hrtimer_expire_exit\n"
+		"  -a, --avoid CASE      leave out a case where the analyzer is known to depart\n"
+		"                        from the README: hpoll-run (see tests/synth/README.md)\n"
+		"  -r, --random SEED     compose a random scenario (the seed also picks\n"
+		"                        migration, losses and nested guests)\n"
 		"  -n, --events N        random: stop after N events (default 200000)\n");
 }
 
@@ -31,6 +37,8 @@ int main(int argc, char **argv)
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "file-version", required_argument, NULL, 'V' },
 		{ "compress", required_argument, NULL, 'z' },
+		{ "light", no_argument, NULL, 'l' },
+		{ "avoid", required_argument, NULL, 'a' },
 		{ "random", required_argument, NULL, 'r' },
 		{ "events", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -43,7 +51,7 @@ int main(int argc, char **argv)
 	struct scn s;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "o:t:F:k:V:z:r:n:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:t:F:k:V:z:la:r:n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.out = optarg; break;
 		case 't': o.truth = optarg; break;
@@ -53,6 +61,14 @@ int main(int argc, char **argv)
 		case 'z':
 			if (tdat_parse_compress(optarg, &o.compress))
 				goto bad;
+			break;
+		case 'l':
+			o.light = true;
+			break;
+		case 'a':
+			if (strcmp(optarg, "hpoll-run"))
+				goto bad;
+			o.avoid |= AVOID_HPOLL_RUN;
 			break;
 		case 'r':
 			random = true;

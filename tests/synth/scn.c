@@ -181,7 +181,7 @@ static int exit_code(struct line *l, const char *v, int isa, uint32_t *code)
 static int parse_wake(struct line *l, const char *v, int *wake)
 {
 	static const char *const names[] = {
-		"none", "timer", "ipi", "net", "disk", "msi", "ioapic", "pic",
+		"none", "timer", "ipi", "net", "disk", "msi", "ioapic", "pic", "vfio",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -210,7 +210,7 @@ static int ep_kind(struct line *l, const char *v, enum ep_kind *k)
 {
 	static const char *const names[] = {
 		"exit", "pio", "mmio", "hlt", "preempt", "guest",
-		"l2enter", "l2exit", "l2reflect", "l2hlt",
+		"l2enter", "l2exit", "l2reflect", "l2hlt", "sleep",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -248,6 +248,7 @@ static int parse_ep(struct scn *s, struct line *l)
 	    get_int(l, "from", &e.from, -1) || get_int(l, "vec", &e.vec, -1) ||
 	    get_int(l, "gsi", &e.gsi, -1) || get_int(l, "cpu", &e.cpu, -1) ||
 	    get_int(l, "by", &e.by, 0) || get_int(l, "count", &e.count, 1) ||
+	    get_int(l, "on", &e.on, 0) || get_int(l, "preempt", &e.pre, 0) ||
 	    get_u64(l, "vmcs", &e.vmcs, 0x12a3f5000ULL) ||
 	    get_u64(l, "eptp", &e.eptp, 0x10b41e05eULL) ||
 	    get_u64(l, "gpa", &e.gpa, 0xfebf0000ULL))
@@ -255,6 +256,12 @@ static int parse_ep(struct scn *s, struct line *l)
 	e.port = get(l, "port") ? (uint32_t)strtoul(get(l, "port"), NULL, 0) : 0x3f8;
 	e.in = get(l, "in") && atoi(get(l, "in"));
 	e.fast = get(l, "fast") && atoi(get(l, "fast"));
+	e.soft = get(l, "soft") && atoi(get(l, "soft"));
+	e.state = get(l, "state") && !strcmp(get(l, "state"), "S") ? 1 : 2;
+	if (e.on && !scn_thread(s, e.on))
+		return bad(l, "on needs a thread id", get(l, "on"));
+	if (e.pre && !scn_thread(s, e.pre))
+		return bad(l, "preempt needs a thread id", get(l, "preempt"));
 	e.wake = WK_TIMER;
 	if (get(l, "wake") && parse_wake(l, get(l, "wake"), &e.wake))
 		return -1;
@@ -431,6 +438,8 @@ static int parse_line(struct scn *s, struct line *l)
 			return bad(l, "usage: noise tid=HOSTTHREAD every=D run=D", NULL);
 		s->noise = xrealloc(s->noise, (s->nr_noise + 1) * sizeof(n));
 		s->noise[s->nr_noise++] = n;
+	} else if (!strcmp(w, "light")) {
+		s->light = l->nr_args != 1 || atoi(l->args[0]);
 	} else if (!strcmp(w, "name")) {
 		/* documentation only */
 	} else {
@@ -496,14 +505,16 @@ void scn_free(struct scn *s)
 
 /*
  * Random topology: two VMs (one VMX with APICv, one without; or SVM), two
- * or three vCPUs each pinned to their own CPU, the VMs' helper threads on
- * two helper CPUs, a host noise task on its own CPU, and per vCPU CPU
- * three preemptors (host, same VM, other VM). Episodes come from sim.c.
+ * or three vCPUs each on their own CPU, spare CPUs they may migrate to, the
+ * VMs' helper threads on two helper CPUs, a host noise task on its own CPU,
+ * and per vCPU-capable CPU preemptors (host, each VM). The seed also picks
+ * what the run exercises: migration, losses, vCPUs running nested guests.
+ * Episodes come from sim.c.
  */
 int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel)
 {
 	uint64_t st = seed;
-	int cpu = 0, nv[2];
+	int cpu = 0, nv[2], nvc, helpers;
 
 	scn_defaults(s);
 	if (kernel)
@@ -513,7 +524,21 @@ int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel
 	s->max_events = events ? events : 200000;
 	nv[0] = 2 + (int)(srand64(&st) % 2);
 	nv[1] = 2 + (int)(srand64(&st) % 2);
-	s->ncpus = nv[0] + nv[1] + 3;
+	nvc = nv[0] + nv[1];
+	if (srand64(&st) % 3) {
+		s->rnd.migrate = 5 + (int)(srand64(&st) % 20);
+		s->rnd.nr_spare = 1 + (int)(srand64(&st) % 2);
+	}
+	if (srand64(&st) % 3)
+		s->rnd.loss = 1 + (int)(srand64(&st) % 8);
+	if (srand64(&st) % 3) {
+		s->rnd.nested = (int)(srand64(&st) % (1u << nvc));
+		if (!s->rnd.nested)
+			s->rnd.nested = 1;
+	}
+	s->rnd.first_spare = nvc;
+	helpers = nvc + s->rnd.nr_spare;
+	s->ncpus = helpers + 3;
 	s->rec_cpu = s->ncpus - 1;
 	for (int m = 0; m < 2; m++) {
 		struct svm *vm;
@@ -534,10 +559,10 @@ int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel
 		vm->main = pid;
 		vm->vhost = pid + 100;
 		vm->io = pid + 101;
-		add_thread(s, pid, pid, TK_MAIN, "qemu-system-x86", nv[0] + nv[1] + m);
-		add_thread(s, pid + 100, pid, TK_VHOST, "", nv[0] + nv[1] + m);
+		add_thread(s, pid, pid, TK_MAIN, "qemu-system-x86", helpers + m);
+		add_thread(s, pid + 100, pid, TK_VHOST, "", helpers + m);
 		snprintf(s->thr[s->nr_thr - 1].comm, 16, "vhost-%d", pid);
-		add_thread(s, pid + 101, pid, TK_IO, "IO iothread0", nv[0] + nv[1] + m);
+		add_thread(s, pid + 101, pid, TK_IO, "IO iothread0", helpers + m);
 		for (int i = 0; i < nv[m]; i++) {
 			struct svcpu *v;
 
@@ -554,19 +579,26 @@ int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel
 			cpu++;
 		}
 	}
-	/* preemptors per vCPU CPU: host kworker, same-VM worker, other-VM worker */
-	for (int c = 0; c < nv[0] + nv[1]; c++) {
-		int m = c < nv[0] ? 0 : 1;
+	/* preemptors per vCPU-capable CPU: a host kworker, a worker of each VM */
+	for (int c = 0; c < helpers; c++) {
 		char comm[16];
 
-		snprintf(comm, sizeof(comm), "kworker/%d:1", c);
+		snprintf(comm, sizeof(comm), "kworker/%d:1", c & 0xff);
 		add_thread(s, 200 + c, -1, TK_HOST, comm, -1);
-		add_thread(s, s->vms[m].pid + 200 + c, s->vms[m].pid, TK_MAIN, "worker", -1);
-		add_thread(s, s->vms[1 - m].pid + 300 + c, s->vms[1 - m].pid, TK_MAIN, "worker", -1);
+		for (int m = 0; m < 2; m++) {
+			add_thread(s, s->vms[m].pid + 200 + c, s->vms[m].pid, TK_MAIN, "worker", -1);
+			add_thread(s, s->vms[m].pid + 300 + c, s->vms[m].pid, TK_MAIN, "worker", -1);
+		}
 	}
 	add_thread(s, 150, -1, TK_HOST, "rcu_sched", s->ncpus - 1);
 	s->noise = xcalloc(1, sizeof(*s->noise));
 	s->noise[0] = (struct snoise){ 150, 700000, 30000, 40000 };
 	s->nr_noise = 1;
+	if (getenv("VMWAIT_SYNTH_DEBUG"))
+		fprintf(stderr, "synth: random %llu: vcpus %d+%d, isa %d/%d, apicv %d/%d, "
+			"migrate %d%% (%d spare CPUs), loss %d, nested 0x%x\n",
+			(unsigned long long)seed, nv[0], nv[1], s->vms[0].isa, s->vms[1].isa,
+			s->vms[0].apicv, s->vms[1].apicv, s->rnd.migrate, s->rnd.nr_spare,
+			s->rnd.loss, (unsigned int)s->rnd.nested);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * The simulator: runs the scenario's episodes on a small model of a KVM host
  * (CPUs, threads, vCPUs) in time order, writes the events a real x86 host
- * emits for them (see tests/synth/README.md) and feeds the ground truth.
+ * emits for them, with the common_flags of their context (--light: without
+ * the per-exit events), and feeds the ground truth. See tests/synth/README.md.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,7 +23,8 @@
 
 enum phase {
 	PH_START, PH_GUEST_END, PH_NEXT, PH_BLOCK, PH_WAKE, PH_SWITCHIN, PH_RESUME,
-	PH_UNPREEMPT, PH_SPAWN, PH_DONE,
+	PH_UNPREEMPT, PH_SPAWN, PH_SLEEP, PH_SLEEP_WAKE, PH_SLEEP_IN, PH_WOKEN_PREEMPT,
+	PH_WOKEN_BACK, PH_DONE,
 };
 
 struct vstate {
@@ -39,6 +41,9 @@ struct vstate {
 	int heap;		/* position in the heap, -1 if not queued */
 	uint64_t seq;
 	bool in_guest, in_l2, blocked, done;
+	bool polling;		/* after a HLT exit, on its CPU (not blocked yet) */
+	bool tent_open;		/* light: woken from a sleep, no kvm:* record since */
+	bool msr_next;		/* random: the next episode is a TSC-deadline write */
 	uint64_t exit_ts, block_ts;
 	int inj_vec;		/* kvm_inj_virq before the next entry, -1 none */
 	bool pio_in;		/* kvm_pio read before the next entry */
@@ -47,14 +52,21 @@ struct vstate {
 	uint32_t halt_poll;	/* current halt_poll_ns */
 	uint64_t rng;
 	uint64_t launched;	/* vmcs that had VMLAUNCH */
-	bool rnd_l2;		/* random: inside an L2 sequence */
+	bool l2_idle;		/* the L2 vCPU halted (reflected HLT) */
+	bool l2_l1;		/* L1 handles a (non-HLT) exit its L2 vCPU reflected */
+	bool ctx_dirty;		/* injection events in its context since its switch-in */
 };
 
 struct cpu {
 	int curr;		/* tid, 0 idle */
 	struct spenc enc;
-	int lost_i;		/* active loss window index, -1 */
-	uint64_t dropped;
+	uint64_t dropped;	/* records lost since the last one written */
+	bool lost_stored;	/* the count of that loss is stored */
+	int drop_tid;		/* random loss: drop up to this thread's kvm_entry (< 0: switch-out) */
+	bool drop_to_kvm;	/* ... or (light) up to its next kvm:* record, written */
+	uint8_t ctxf;		/* common_flags of the context now running here */
+	bool resched;		/* TIF_NEED_RESCHED of the task here */
+	int owner;		/* random: vCPU index running here or moving here, -1 */
 };
 
 struct sim {
@@ -74,6 +86,7 @@ struct sim {
 	uint64_t first_ts, last_ts;
 	uint64_t events;
 	bool any;
+	bool light;
 	int err;
 	uint64_t rng;
 	/* noise actors ride in the heap as pseudo-vCPUs */
@@ -151,43 +164,73 @@ static int page_sink(void *ctx, unsigned int cpu, const void *page)
 	return tdat_write_page(ctx, cpu, page);
 }
 
+/* A scenario's loss window covers @ts on @cpu. */
 static bool in_loss(struct sim *m, int cpu, uint64_t ts)
 {
-	struct cpu *c = &m->cpus[cpu];
-
 	for (int i = 0; i < m->s->nr_lost; i++) {
 		struct slost *lo = &m->s->lost[i];
 
 		if (lo->cpu == cpu && ts >= lo->from && ts < lo->to) {
-			c->lost_i = i;
+			m->cpus[cpu].lost_stored = lo->stored;
 			return true;
 		}
 	}
 	return false;
 }
 
+/* Events vmwait record --light leaves out. */
+static bool heavy(struct sim *m, const struct sevent *ev)
+{
+	return ev == m->e_entry || ev == m->e_exit || ev == m->e_nexit || ev == m->e_pio ||
+	       ev == m->e_mmio || ev == m->e_hrt_out;
+}
+
+static struct vstate *vstate_of(struct sim *m, int tid);
+
 /* Write one record at (at least) @ts; returns the time given to it. */
 static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct sinfo *si)
 {
 	struct cpu *c = &m->cpus[cpu];
+	bool drop = false;
 
 	ts = MAX(ts, m->gclk + 1);
 	m->gclk = ts;
 	if (ts < m->s->start || (m->s->end && ts > m->s->end) || m->err ||
 	    (m->s->max_events && m->events >= m->s->max_events))
 		return ts;
-	if (in_loss(m, cpu, ts)) {
+	if (c->drop_tid && c->drop_to_kvm) {
+		/* the loss is reported at this record */
+		if (si->kind == SK_KVM_OTHER && si->pid == c->drop_tid && !heavy(m, r->ev))
+			c->drop_tid = 0;
+		else
+			drop = true;
+	} else if (c->drop_tid) {
+		/* the last record of this loss: the thread's kvm_entry, or (< 0) its switch-out */
+		drop = true;
+		if (c->drop_tid > 0 ? si->kind == SK_ENTRY && si->pid == c->drop_tid :
+		    si->kind == SK_SWITCH && si->prev_pid == -c->drop_tid)
+			c->drop_tid = 0;
+	}
+	if (m->light && heavy(m, r->ev))
+		return ts;	/* never recorded: not a lost event either */
+	if (drop || in_loss(m, cpu, ts)) {
 		c->dropped++;
 		return ts;
 	}
-	if (c->lost_i >= 0 && c->dropped) {
-		bool stored = m->s->lost[c->lost_i].stored;
-
-		if (spenc_lost(&c->enc, c->dropped, stored))
+	if (c->dropped) {
+		if (spenc_lost(&c->enc, c->dropped, c->lost_stored))
 			m->err = -1;
-		truth_lost(m->truth, ts + m->s->base, cpu, stored ? (int64_t)c->dropped : -1);
+		truth_lost(m->truth, ts + m->s->base, cpu,
+			   c->lost_stored ? (int64_t)c->dropped : -1);
 		c->dropped = 0;
-		c->lost_i = -1;
+	}
+	srec_flags(r, c->ctxf | (c->resched ? TF_NEED_RESCHED : 0));
+	if (m->light && si->kind != SK_OTHER && si->kind != SK_SWITCH && si->kind != SK_WAKING &&
+	    si->kind != SK_WAKEUP && si->kind != SK_HALT_POLL) {
+		struct vstate *v = vstate_of(m, si->pid);
+
+		if (v)
+			v->tent_open = false;	/* its tentative halt is decided */
 	}
 	if (spenc_add(&c->enc, ts + m->s->base, r->buf, r->len))
 		m->err = -1;
@@ -223,13 +266,44 @@ static const char *comm_of(struct sim *m, int tid, int cpu, char *buf)
 /* A plain record of @ev on @cpu by @pid; the simulator fills the rest. */
 #define REC(ev_, pid_) struct srec r; struct sinfo si = { .pid = (pid_) }; srec_init(&r, (ev_), (pid_))
 
+/* Records on @cpu run in a context with these common_flags until irq_off(). */
+static uint8_t irq_on(struct sim *m, int cpu, uint8_t flags)
+{
+	uint8_t old = m->cpus[cpu].ctxf;
+
+	m->cpus[cpu].ctxf = flags;
+	return old;
+}
+
+static void irq_off(struct sim *m, int cpu, uint8_t old)
+{
+	m->cpus[cpu].ctxf = old;
+}
+
+static struct vstate *vstate_of(struct sim *m, int tid)
+{
+	for (int i = 0; i < m->nr_vs; i++)
+		if (m->vs[i].th && m->vs[i].th->tid == tid)
+			return &m->vs[i];
+	return NULL;
+}
+
 static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long prev_state)
 {
 	const struct sevent *ev = m->e_switch;
 	int prev = m->cpus[cpu].curr;
+	struct vstate *pv = prev > 0 ? vstate_of(m, prev) : NULL;
 	char b1[16], b2[16];
 	REC(ev, prev);
 
+	/* __schedule(): IRQs off, need_resched cleared before the tracepoint */
+	srec_flags(&r, TF_IRQS_OFF);
+	m->cpus[cpu].resched = false;
+	if (pv) {
+		pv->ctx_dirty = false;	/* the analyzer's context restarts here */
+		if (prev_state & 0xff)
+			pv->tent_open = false;	/* a new tentative halt starts */
+	}
 	srec_str(&r, "prev_comm", comm_of(m, prev, cpu, b1));
 	srec_set(&r, "prev_pid", prev);
 	srec_set(&r, "prev_prio", 120);
@@ -246,8 +320,13 @@ static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long pr
 	return emit(m, cpu, ts, &r, &si);
 }
 
+/*
+ * sched_waking and sched_wakeup of @tid by @pid on @cpu (IRQs off under
+ * p->pi_lock). A wakee for this CPU preempts its idle task, or the current
+ * task if @preempt: need_resched is set from the wakeup on.
+ */
 static uint64_t ev_wake(struct sim *m, int cpu, uint64_t ts, int pid, int tid, int target,
-			const struct swake *w)
+			const struct swake *w, bool preempt)
 {
 	uint64_t t;
 
@@ -255,6 +334,9 @@ static uint64_t ev_wake(struct sim *m, int cpu, uint64_t ts, int pid, int tid, i
 		REC(i ? m->e_wakeup2 : m->e_waking, pid);
 		char b[16];
 
+		srec_flags(&r, TF_IRQS_OFF);
+		if (i && target == cpu && (!m->cpus[cpu].curr || preempt))
+			m->cpus[cpu].resched = true;
 		srec_str(&r, "comm", comm_of(m, tid, target, b));
 		srec_set(&r, "pid", tid);
 		srec_set(&r, "prio", 120);
@@ -278,6 +360,7 @@ static uint64_t ev_entry(struct sim *m, struct vstate *v, uint64_t ts, uint32_t 
 {
 	REC(m->e_entry, v->th->tid);
 
+	srec_flags(&r, TF_IRQS_OFF);	/* vmx_vcpu_run(): IRQs off around VM-entry */
 	srec_set(&r, "vcpu_id", v->v->id);
 	srec_set(&r, "rip", guest_rip(v));
 	srec_set(&r, "intr_info", intr);
@@ -305,6 +388,7 @@ static uint64_t ev_exit(struct sim *m, struct vstate *v, uint64_t ts, uint32_t c
 {
 	REC(m->e_exit, v->th->tid);
 
+	srec_flags(&r, TF_IRQS_OFF);
 	fill_exit(&r, v, code, info1, intr);
 	si.kind = SK_EXIT;
 	si.isa = (uint32_t)v->vm->isa;
@@ -404,13 +488,16 @@ static void busy_cpu(struct sim *m, int cpu, const char *who)
 	}
 }
 
-/* Wake @tid from an interrupt on its idle CPU and switch to it. */
-static uint64_t helper_in(struct sim *m, int tid, uint64_t ts)
+/* Wake @tid from an interrupt (@how: its context flags) on its idle CPU, switch to it. */
+static uint64_t helper_in(struct sim *m, int tid, uint64_t ts, uint8_t how)
 {
 	int cpu = helper_cpu(m, tid);
+	uint8_t old;
 
 	busy_cpu(m, cpu, "a helper thread");
-	ts = ev_wake(m, cpu, ts, 0, tid, cpu, NULL);
+	old = irq_on(m, cpu, how);
+	ts = ev_wake(m, cpu, ts, 0, tid, cpu, NULL, false);
+	irq_off(m, cpu, old);
 	return ev_switch(m, cpu, ts + GAP, tid, 0);
 }
 
@@ -505,8 +592,36 @@ static int wake_vec(struct vstate *v)
 	case WK_NET: return v->vm->net_vec;
 	case WK_DISK: return v->vm->disk_vec;
 	case WK_PIC: return 0x30 + MAX(e->gsi, 0);
+	case WK_VFIO: return 0x45;
 	default: return 0x41;
 	}
+}
+
+/* Random: a CPU a vCPU may move to (no vCPU there or on its way), reserved; else its own. */
+static int migrate_target(struct sim *m, struct vstate *v)
+{
+	int n = m->s->rnd.nr_spare + m->s->rnd.first_spare, pick;
+
+	if (!m->s->random || !m->s->rnd.migrate ||
+	    (int)(srand64(&v->rng) % 100) >= m->s->rnd.migrate)
+		return v->cpu;
+	pick = (int)(srand64(&v->rng) % (uint64_t)n);
+	for (int i = 0; i < n; i++) {
+		int c = (pick + i) % n;
+
+		if (m->cpus[c].owner < 0 && !m->cpus[c].curr) {
+			m->cpus[c].owner = v->idx;
+			return c;
+		}
+	}
+	return v->cpu;
+}
+
+/* The vCPU left @old for good: another one may move there. */
+static void release_cpu(struct sim *m, struct vstate *v, int old)
+{
+	if (old != v->cpu && m->cpus[old].owner == v->idx)
+		m->cpus[old].owner = -1;
 }
 
 static void after_hlt_exit(struct sim *m, struct vstate *v, uint64_t t)
@@ -518,9 +633,19 @@ static void after_hlt_exit(struct sim *m, struct vstate *v, uint64_t t)
 		return;
 	}
 	v->blocked = false;
+	v->polling = true;
+	/*
+	 * Light: the tentative halt of a sleep still waits for its next kvm:*
+	 * event; a polled halt's kvm_vcpu_wakeup would confirm that sleep as a
+	 * halt (README), one with no wake reason to check. This one blocks.
+	 */
+	if (v->tent_open && e->poll == PL_SUCCESS && e->wake != WK_NONE)
+		v->cur.poll = PL_NONE;
+	if (v->tent_open && e->poll == PL_BLOCK && e->pollns >= e->idle)
+		v->cur.pollns = e->idle / 2;
 	v->wake_cpu = e->cpu >= 0 ? e->cpu : v->cpu;
 	if (e->wake == WK_DISK && v->vm->io) {
-		uint64_t u = helper_in(m, v->vm->io, t + 2000);
+		uint64_t u = helper_in(m, v->vm->io, t + 2000, TF_IRQ);
 
 		u = ev_block(m, helper_cpu(m, v->vm->io), v->vm->io, u + GAP, true,
 			     0x1000 + (srand64(&v->rng) & 0xffff) * 8);
@@ -538,6 +663,8 @@ static void after_hlt_exit(struct sim *m, struct vstate *v, uint64_t t)
 			v->done = true;
 		return;
 	}
+	if (e->cpu < 0)
+		v->wake_cpu = migrate_target(m, v);
 	schedule(m, v, t + (e->poll == PL_BLOCK ? e->pollns : 1500), PH_BLOCK);
 }
 
@@ -547,6 +674,7 @@ static void do_block(struct sim *m, struct vstate *v, uint64_t t)
 
 	t = ev_switch(m, v->cpu, t, 0, 1);
 	v->blocked = true;
+	v->polling = false;
 	v->block_ts = t;
 	if (e->wake == WK_NONE) {
 		v->done = true;
@@ -555,14 +683,37 @@ static void do_block(struct sim *m, struct vstate *v, uint64_t t)
 	schedule(m, v, MAX(v->exit_ts + e->idle, t + 1000), PH_WAKE);
 }
 
+/*
+ * @s runs its guest (L1) long enough to be interrupted at @t, with no
+ * injection events of its own in the analyzer's context (they would be
+ * evidence of an interrupt taken in its context).
+ */
+static bool interruptible(struct sim *m, const struct vstate *s, uint64_t t)
+{
+	return s->in_guest && !s->in_l2 && s->ph == PH_GUEST_END &&
+	       s->next > t + 4 * GAP + 2000 && !s->ctx_dirty && !m->cpus[s->cpu].drop_tid;
+}
+
+/* A vCPU other than @v, of @vm (or any VM), interruptible at @t. */
+static struct vstate *in_guest(struct sim *m, struct vstate *v, const struct svm *vm, uint64_t t)
+{
+	for (int i = 0; i < m->nr_vs; i++) {
+		struct vstate *s = &m->vs[i];
+
+		if (s != v && (!vm || s->vm == vm) && interruptible(m, s, t))
+			return s;
+	}
+	return NULL;
+}
+
 /* The sending vCPU of an IPI: the given one, or any vCPU of the VM in the guest. */
 static struct vstate *ipi_sender(struct sim *m, struct vstate *v, uint64_t t)
 {
 	for (int i = 0; i < m->nr_vs; i++) {
 		struct vstate *s = &m->vs[i];
 
-		if (s == v || s->vm != v->vm || !s->in_guest || s->ph != PH_GUEST_END ||
-		    s->next <= t + 4 * GAP + 2000)
+		if (s == v || s->vm != v->vm || !s->in_guest || s->in_l2 || s->ph != PH_GUEST_END ||
+		    s->next <= t + 4 * GAP + 2000 || m->cpus[s->cpu].drop_tid)
 			continue;
 		if (v->cur.from < 0 || v->cur.from == s->v->id)
 			return s;
@@ -570,13 +721,25 @@ static struct vstate *ipi_sender(struct sim *m, struct vstate *v, uint64_t t)
 	return NULL;
 }
 
-/* x2APIC ICR write on the sender: exit, ipi, accept, wake, [apicv], msr, entry. */
+/* @s was interrupted in its guest from @t0 to @t: its guest run keeps its planned length. */
+static void reenter(struct sim *m, struct vstate *s, uint64_t t0, uint64_t t)
+{
+	s->in_guest = true;
+	schedule(m, s, s->next + (t - t0), PH_GUEST_END);
+}
+
+/*
+ * x2APIC ICR write on the sender: exit, ipi, accept, wake, [apicv], msr, entry
+ * (the WRMSR fastpath runs with IRQs off).
+ */
 static uint64_t wake_ipi(struct sim *m, struct vstate *v, struct vstate *s, uint64_t t,
 			 int vec)
 {
 	uint64_t t0 = t, icr = (uint64_t)v->v->id << 32 | (uint32_t)vec;
+	uint8_t old;
 
 	t = ev_exit(m, s, t, code_of(s, 32, 0x7c), 0, 0) + GAP;
+	old = irq_on(m, s->cpu, TF_IRQS_OFF);
 	{
 		uint64_t vals_[] = { (uint32_t)vec, (uint64_t)v->v->id };
 
@@ -585,7 +748,8 @@ static uint64_t wake_ipi(struct sim *m, struct vstate *v, struct vstate *s, uint
 	}
 	t = ev_accept(m, v, s->cpu, s->th->tid, t, vec, false) + GAP;
 	if (v->blocked)
-		t = ev_wake(m, s->cpu, t, s->th->tid, v->th->tid, v->wake_cpu, &v->wake) + GAP;
+		t = ev_wake(m, s->cpu, t, s->th->tid, v->th->tid, v->wake_cpu, &v->wake,
+			    false) + GAP;
 	if (s->vm->apicv)
 		t = ev_accept(m, v, s->cpu, s->th->tid, t, vec, true) + GAP;
 	{
@@ -594,20 +758,25 @@ static uint64_t wake_ipi(struct sim *m, struct vstate *v, struct vstate *s, uint
 		t = KVM(m, s, s->cpu, s->th->tid, t, m->e_msr, SK_KVM_OTHER, "write", "ecx",
 			"data", "exception") + GAP;
 	}
+	irq_off(m, s->cpu, old);
 	t = ev_entry(m, s, t, 0);
-	s->in_guest = true;
-	/* the sender's guest run is as long as planned, after the interruption */
-	schedule(m, s, s->next + (t - t0), PH_GUEST_END);
+	s->ctx_dirty = true;
+	reenter(m, s, t0, t);
 	return t;
 }
 
-/* A device interrupt raised by a helper thread of the VM. */
-static uint64_t wake_device(struct sim *m, struct vstate *v, uint64_t t, int helper, int vec)
+/* A device interrupt raised by a helper thread of the VM (woken in context @how). */
+static uint64_t wake_device(struct sim *m, struct vstate *v, uint64_t t, int helper, int vec,
+			    uint8_t how)
 {
 	const struct sep *e = &v->cur;
 	int cpu = helper_cpu(m, helper);
+	/* eventfd_signal() -> irqfd_wakeup() runs under the wait queue lock, IRQs off */
+	bool irqfd = e->wake == WK_NET || e->wake == WK_DISK;
+	uint8_t old;
 
-	t = helper_in(m, helper, t) + GAP;
+	t = helper_in(m, helper, t, how) + GAP;
+	old = irq_on(m, cpu, irqfd ? TF_IRQS_OFF : 0);
 	if (e->wake == WK_IOAPIC || e->wake == WK_PIC)
 		t = ev_setirq(m, cpu, helper, t, e->gsi, 1) + GAP;
 	if (e->wake == WK_PIC) {
@@ -621,7 +790,7 @@ static uint64_t wake_device(struct sim *m, struct vstate *v, uint64_t t, int hel
 		t = ev_accept(m, v, cpu, helper, t, vec, false) + GAP;
 	}
 	if (v->blocked)
-		t = ev_wake(m, cpu, t, helper, v->th->tid, v->wake_cpu, &v->wake) + GAP;
+		t = ev_wake(m, cpu, t, helper, v->th->tid, v->wake_cpu, &v->wake, false) + GAP;
 	if (v->vm->apicv && e->wake != WK_PIC)
 		t = ev_accept(m, v, cpu, helper, t, vec, true) + GAP;
 	if (e->wake == WK_IOAPIC) {
@@ -637,39 +806,161 @@ static uint64_t wake_device(struct sim *m, struct vstate *v, uint64_t t, int hel
 	} else if (e->wake == WK_PIC) {
 		t = ev_setirq(m, cpu, helper, t, e->gsi, 0) + GAP;
 	}
+	irq_off(m, cpu, old);
 	return helper_out(m, helper, t);
+}
+
+static uint64_t ev_irq_handler(struct sim *m, int cpu, int pid, uint64_t ts, bool entry, int irq,
+			       const char *name)
+{
+	REC(entry ? m->e_irq_in : m->e_irq_out, pid);
+
+	srec_set(&r, "irq", (uint64_t)irq);
+	if (entry)
+		srec_str(&r, "name", name);
+	else
+		srec_set(&r, "ret", 1);
+	si.kind = SK_OTHER;
+	return emit(m, cpu, ts, &r, &si);
+}
+
+/*
+ * An assigned device's MSI (VFIO): its handler signals the irqfd in hardirq
+ * (or, with soft=1, from a softirq) on the CPU it lands on, in the context of
+ * whatever task runs there: a helper thread of the VM in a burst, or vCPU @s
+ * interrupted in its guest (EXTERNAL_INTERRUPT exit).
+ */
+static uint64_t wake_vfio(struct sim *m, struct vstate *v, struct vstate *s, int on, uint64_t t,
+			  int vec)
+{
+	static const char name[] = "vfio-msix[0](0000:01:00.0)";
+	const struct sep *e = &v->cur;
+	uint64_t t0 = t;
+	int cpu, pid;
+	uint8_t old;
+
+	if (s) {
+		cpu = s->cpu;
+		pid = s->th->tid;
+		t = ev_exit(m, s, t, code_of(s, 1, 0x60), 0, 0x80000025) + GAP;
+	} else {
+		cpu = helper_cpu(m, on);
+		pid = on;
+		t = helper_in(m, on, t, TF_IRQ) + 2 * GAP;
+	}
+	old = irq_on(m, cpu, e->soft ? TF_SOFTIRQ | TF_IRQS_OFF : TF_IRQ);
+	if (!e->soft)
+		t = ev_irq_handler(m, cpu, pid, t, true, 40, name) + GAP;
+	t = ev_msi(m, v, cpu, pid, t, vec) + GAP;
+	t = ev_accept(m, v, cpu, pid, t, vec, false) + GAP;
+	if (v->blocked)
+		t = ev_wake(m, cpu, t, pid, v->th->tid, v->wake_cpu, &v->wake, false) + GAP;
+	if (v->vm->apicv)
+		t = ev_accept(m, v, cpu, pid, t, vec, true) + GAP;
+	if (!e->soft)
+		t = ev_irq_handler(m, cpu, pid, t, false, 40, NULL) + GAP;
+	irq_off(m, cpu, old);
+	if (!s)
+		return helper_out(m, on, t);
+	t = ev_entry(m, s, t, 0);
+	s->ctx_dirty = true;
+	reenter(m, s, t0, t);
+	return t;
 }
 
 static uint64_t wake_timer(struct sim *m, struct vstate *v, uint64_t t)
 {
 	int cpu = v->cpu, pid = v->blocked ? m->cpus[cpu].curr : v->th->tid;
+	uint8_t old = irq_on(m, cpu, TF_IRQ);	/* apic_timer_fn: HRTIMER_MODE_ABS_HARD */
 
 	t = ev_hrtimer(m, cpu, pid, t, true, ADDR_APIC_TIMER_FN, v->v->id) + GAP;
 	if (v->blocked)
-		t = ev_wake(m, cpu, t, pid, v->th->tid, v->wake_cpu, &v->wake) + GAP;
-	return ev_hrtimer(m, cpu, pid, t, false, 0, v->v->id);
+		t = ev_wake(m, cpu, t, pid, v->th->tid, v->wake_cpu, &v->wake, false) + GAP;
+	t = ev_hrtimer(m, cpu, pid, t, false, 0, v->v->id);
+	irq_off(m, cpu, old);
+	return t;
 }
 
 /* A busy task takes the vCPU's idle CPU shortly before the wake. */
 static void busy_before_wake(struct sim *m, struct vstate *v, uint64_t t)
 {
 	int by = v->cur.by;
+	uint8_t old;
 
 	if (!by || !v->blocked)
 		return;
-	t = ev_wake(m, v->cpu, t > 20000 ? t - 20000 : t, 0, by, v->cpu, NULL);
+	old = irq_on(m, v->cpu, TF_IRQ);
+	t = ev_wake(m, v->cpu, t > 20000 ? t - 20000 : t, 0, by, v->cpu, NULL, false);
+	irq_off(m, v->cpu, old);
 	ev_switch(m, v->cpu, t + GAP, by, 0);
+}
+
+/*
+ * A polling vCPU of @vm with @v's vcpu id: an accept for that id by a thread
+ * of @vm is its halt-poll wake evidence (README), whatever VM it was for.
+ */
+static bool id_polls(struct sim *m, const struct vstate *v, const struct svm *vm)
+{
+	for (int i = 0; i < m->nr_vs; i++)
+		if (m->vs[i].vm == vm && m->vs[i].v->id == v->v->id && m->vs[i].polling)
+			return true;
+	return false;
+}
+
+/* Random: where an assigned device's interrupt lands (see wake_vfio). */
+static struct vstate *vfio_on(struct sim *m, struct vstate *v, uint64_t t, int *on)
+{
+	struct vstate *s;
+	uint64_t r = srand64(&v->rng) % 4;
+
+	*on = 0;
+	if (!v->blocked || r == 2) {
+		/*
+		 * A polling vCPU has no waking: its evidence is the accept by a
+		 * thread of its VM, whose flags the README does not consult.
+		 */
+		s = in_guest(m, v, v->vm, t);
+		if (s || !v->blocked)
+			return s;
+	}
+	if (r == 3 && (s = in_guest(m, v, NULL, t)) && !id_polls(m, v, s->vm))
+		return s;
+	*on = r == 1 && v->vm->io ? v->vm->io : v->vm->vhost;
+	return NULL;
 }
 
 static void do_wake(struct sim *m, struct vstate *v, uint64_t t)
 {
 	struct sep *e = &v->cur;
-	int vec = wake_vec(v);
+	int vec = wake_vec(v), on;
 	struct vstate *s;
+	uint8_t old;
 
 	v->wake = wake_of(v, WR_UNKNOWN, -1, -1);
 	busy_before_wake(m, v, t);
 	switch (e->wake) {
+	case WK_VFIO:
+		if (m->s->random) {
+			s = vfio_on(m, v, t, &on);
+		} else {
+			on = e->on ? e->on : v->vm->vhost;
+			s = vstate_of(m, on);
+			if (s && (s == v || !interruptible(m, s, t))) {
+				vw_err("synth: vcpu %d: thread %d is not in its guest at %" PRIu64,
+				       v->v->id, on, t);
+				m->err = -1;
+				return;
+			}
+		}
+		if (s || on) {
+			v->wake = wake_of(v, WR_DEVICE, vec, -1);
+			t = wake_vfio(m, v, s, on, t, vec);
+			break;
+		}
+		e->wake = WK_TIMER;
+		e->vec = -1;
+		vec = wake_vec(v);
+		goto timer;
 	case WK_IPI:
 		s = ipi_sender(m, v, t);
 		if (s) {
@@ -688,22 +979,30 @@ static void do_wake(struct sim *m, struct vstate *v, uint64_t t)
 		vec = wake_vec(v);
 		/* fall through */
 	case WK_TIMER:
+timer:
 		v->wake = wake_of(v, WR_TIMER, -1, -1);
 		t = wake_timer(m, v, t);
 		break;
 	case WK_NET:
 		v->wake = wake_of(v, WR_NET, -1, -1);
-		t = wake_device(m, v, t, v->vm->vhost, vec);
+		/* the tap's NET_RX softirq wakes the vhost worker */
+		t = wake_device(m, v, t, v->vm->vhost, vec, TF_SOFTIRQ);
 		break;
-	case WK_DISK:
+	case WK_DISK: {
+		int hc = helper_cpu(m, v->vm->io);
+
 		v->wake = wake_of(v, WR_DISK, -1, -1);
-		t = ev_block(m, helper_cpu(m, v->vm->io), 0, t, false, 0x1000) + GAP;
-		t = wake_device(m, v, t, v->vm->io, vec);
+		/* the completion (hardirq, or the block softirq) wakes the I/O thread */
+		old = irq_on(m, hc, e->soft ? TF_SOFTIRQ : TF_IRQ);
+		t = ev_block(m, hc, 0, t, false, 0x1000) + GAP;
+		irq_off(m, hc, old);
+		t = wake_device(m, v, t, v->vm->io, vec, e->soft ? TF_SOFTIRQ : TF_IRQ);
 		break;
+	}
 	default:
 		v->wake = wake_of(v, WR_DEVICE, vec,
 				  e->wake == WK_MSI ? -1 : e->gsi);
-		t = wake_device(m, v, t, v->vm->main, vec);
+		t = wake_device(m, v, t, v->vm->main, vec, TF_IRQ);
 		break;
 	}
 	/* LAPIC interrupts are injected by kvm_inj_virq unless APICv posts them */
@@ -731,8 +1030,20 @@ static void do_switchin(struct sim *m, struct vstate *v, uint64_t t)
 		if (v->cur.by)
 			ev_switch(m, old, t + GAP, 0, 1);
 	}
+	release_cpu(m, v, old);
 	v->blocked = false;
-	schedule(m, v, t + 1000, PH_RESUME);
+	schedule(m, v, t + 1000, v->cur.pre ? PH_WOKEN_PREEMPT : PH_RESUME);
+}
+
+/* preempt=: a tick wakes a task that preempts the woken vCPU before kvm_vcpu_wakeup. */
+static void do_woken_preempt(struct sim *m, struct vstate *v, uint64_t t)
+{
+	uint8_t old = irq_on(m, v->cpu, TF_IRQ);
+
+	t = ev_wake(m, v->cpu, t, v->th->tid, v->cur.pre, v->cpu, NULL, true) + GAP;
+	irq_off(m, v->cpu, old);
+	t = ev_switch(m, v->cpu, t, v->cur.pre, 0x100);	/* R+ */
+	schedule(m, v, t + v->cur.dur, PH_WOKEN_BACK);
 }
 
 static void do_resume(struct sim *m, struct vstate *v, uint64_t t)
@@ -741,6 +1052,7 @@ static void do_resume(struct sim *m, struct vstate *v, uint64_t t)
 	uint64_t ns = t - v->exit_ts;
 	bool waited = e->poll != PL_SUCCESS;
 
+	v->polling = false;
 	if (e->poll != PL_NONE) {
 		uint32_t old = v->halt_poll, neu = waited ? old / 2 : (old ? old * 2 : 10000);
 		uint64_t vals_[] = { !waited, (uint64_t)v->v->id, neu, old };
@@ -748,7 +1060,8 @@ static void do_resume(struct sim *m, struct vstate *v, uint64_t t)
 		if (neu > 200000)
 			neu = 200000;
 		vals_[2] = neu;
-		if (neu != old)
+		if (neu != old && !((m->o->avoid & AVOID_HPOLL_RUN) &&
+				    truth_hpoll_runs(m->truth, v->th->tid)))
 			t = KVM(m, v, v->cpu, v->th->tid, t, m->e_hpoll, SK_HALT_POLL, "grow",
 				"vcpu_id", "new", "old") + GAP;
 		v->halt_poll = neu;
@@ -773,12 +1086,34 @@ static void do_resume(struct sim *m, struct vstate *v, uint64_t t)
 	start_episode(m, v, t);
 }
 
+static uint64_t ev_nested_exit(struct sim *m, struct vstate *v, uint64_t t, const struct sevent *ev,
+			       enum sev_kind kind)
+{
+	REC(ev, v->th->tid);
+
+	fill_exit(&r, v, v->cur.code, 0, 0);
+	si.kind = kind;
+	si.isa = (uint32_t)v->vm->isa;
+	si.code = v->cur.code;
+	return emit(m, v->cpu, t, &r, &si);
+}
+
+/*
+ * A host interrupt on the vCPU's CPU (EXTERNAL_INTERRUPT exit) wakes @by,
+ * which preempts the vCPU (switched out R+).
+ */
 static void do_preempt(struct sim *m, struct vstate *v, uint64_t t)
 {
-	const struct sep *e = &v->cur;
+	struct sep *e = &v->cur;
+	uint8_t old = irq_on(m, v->cpu, TF_IRQ);
 
-	t = ev_wake(m, v->cpu, t + 1000, v->th->tid, e->by, v->cpu, NULL) + GAP;
+	t = ev_wake(m, v->cpu, t + 1000, v->th->tid, e->by, v->cpu, NULL, true) + GAP;
+	irq_off(m, v->cpu, old);
+	if (v->in_l2)	/* handle_exit(): every slow-path exit in guest mode */
+		t = ev_nested_exit(m, v, t, m->e_nexit, SK_NESTED_EXIT) + GAP;
 	t = ev_switch(m, v->cpu, t, e->by, 0x100);	/* R+ */
+	if (e->cpu < 0)
+		e->cpu = migrate_target(m, v);
 	schedule(m, v, t + e->dur, PH_UNPREEMPT);
 }
 
@@ -792,22 +1127,11 @@ static void do_unpreempt(struct sim *m, struct vstate *v, uint64_t t)
 		v->cpu = e->cpu;
 		t = ev_switch(m, v->cpu, t, v->th->tid, 0);
 		ev_switch(m, old, t + GAP, 0, 1);
+		release_cpu(m, v, old);
 	} else {
 		t = ev_switch(m, v->cpu, t, v->th->tid, 1);
 	}
 	schedule(m, v, t + e->hyp, PH_NEXT);
-}
-
-static uint64_t ev_nested_exit(struct sim *m, struct vstate *v, uint64_t t, const struct sevent *ev,
-			       enum sev_kind kind)
-{
-	REC(ev, v->th->tid);
-
-	fill_exit(&r, v, v->cur.code, 0, 0);
-	si.kind = kind;
-	si.isa = (uint32_t)v->vm->isa;
-	si.code = v->cur.code;
-	return emit(m, v->cpu, t, &r, &si);
 }
 
 static void do_l2enter(struct sim *m, struct vstate *v, uint64_t t)
@@ -819,7 +1143,10 @@ static void do_l2enter(struct sim *m, struct vstate *v, uint64_t t)
 
 	t = ev_exit(m, v, t, code_of(v, first ? 20 : 24, 0x80), 0, 0);
 	v->launched = e->vmcs;
-	{
+	/* VMX has no VM-enter event before 6.1 (kvm_nested_vmrun is SVM's) */
+	if (v->vm->isa == 1 && !strcmp(ev->name, "kvm_nested_vmrun")) {
+		t += e->hyp;
+	} else {
 		REC(ev, v->th->tid);
 
 		srec_set(&r, "rip", guest_rip(v));
@@ -838,6 +1165,7 @@ static void do_l2enter(struct sim *m, struct vstate *v, uint64_t t)
 		t = emit(m, v->cpu, t + e->hyp, &r, &si);
 	}
 	v->in_l2 = true;
+	v->l2_idle = v->l2_l1 = false;
 	schedule(m, v, t + GAP, PH_NEXT);
 }
 
@@ -858,14 +1186,62 @@ static void do_l2exit(struct sim *m, struct vstate *v, uint64_t t, bool reflect)
 	}
 	t = ev_nested_exit(m, v, t + e->hyp, m->e_ninject, SK_NESTED_INJECT);
 	v->in_l2 = false;
+	v->l2_idle = e->code == code_of(v, 12, 0x78);
+	v->l2_l1 = !v->l2_idle;
 	schedule(m, v, t + GAP, PH_NEXT);
+}
+
+/* A host page fault: the vCPU thread sleeps in the host (D or S) for @dur. */
+static void do_sleep(struct sim *m, struct vstate *v, uint64_t t)
+{
+	t = ev_switch(m, v->cpu, t, 0, v->cur.state);
+	schedule(m, v, t + v->cur.dur, PH_SLEEP_WAKE);
+}
+
+/* The I/O completion (hardirq on its idle CPU) wakes it. */
+static void do_sleep_wake(struct sim *m, struct vstate *v, uint64_t t)
+{
+	uint8_t old = irq_on(m, v->cpu, TF_IRQ);
+
+	t = ev_wake(m, v->cpu, t, m->cpus[v->cpu].curr, v->th->tid, v->cpu, NULL, false);
+	irq_off(m, v->cpu, old);
+	v->tent_open = m->light;
+	schedule(m, v, t + SWITCH_LAT, PH_SLEEP_IN);
+}
+
+/*
+ * Random: lose the records of this exit on the vCPU's CPU, up to its next
+ * kvm_entry; the loss is reported at its next record there, its next exit.
+ * Light traces have neither: the userspace exit of PIO/MMIO is lost, and the
+ * loss is reported at the kvm_msr of a TSC-deadline write that follows, which
+ * sets the thread's state at once (a later first record would leave it
+ * unknown for a while: the analyzer splits that unknown period in two, see
+ * tests/synth/README.md).
+ */
+static void maybe_lose(struct sim *m, struct vstate *v)
+{
+	struct cpu *c = &m->cpus[v->cpu];
+	const struct sep *e = &v->cur;
+
+	if (!m->s->random || !m->s->rnd.loss || v->in_l2 || c->drop_tid || c->dropped ||
+	    (m->light && e->kind == EP_EXIT) ||
+	    (int)(srand64(&v->rng) % 1000) >= m->s->rnd.loss * (m->light ? 10 : 1) ||
+	    !truth_loss_ok(m->truth, v->cpu))
+		return;
+	c->drop_tid = v->th->tid;
+	c->drop_to_kvm = m->light;
+	c->lost_stored = srand64(&v->rng) % 2;
+	v->msr_next = m->light;
 }
 
 /* The guest run of the current episode ended: its exit and what follows. */
 static void do_guest_end(struct sim *m, struct vstate *v, uint64_t t)
 {
 	struct sep *e = &v->cur;
+	uint8_t old;
 
+	if (e->kind == EP_EXIT || e->kind == EP_PIO || e->kind == EP_MMIO)
+		maybe_lose(m, v);
 	switch (e->kind) {
 	case EP_EXIT:
 		t = ev_exit(m, v, t, e->code, 0, e->code == 1 ? 0x800000ec : 0);
@@ -873,8 +1249,11 @@ static void do_guest_end(struct sim *m, struct vstate *v, uint64_t t)
 		    (v->vm->isa == 2 && e->code == 0x7c)) {
 			uint64_t vals_[] = { e->code != 31, 0x6e0, 0x12345678, 0 };
 
+			/* a TSC-deadline write takes the IRQs-off fastpath */
+			old = irq_on(m, v->cpu, e->code != 31 ? TF_IRQS_OFF : 0);
 			KVM(m, v, v->cpu, v->th->tid, t + GAP, m->e_msr, SK_KVM_OTHER, "write",
 			    "ecx", "data", "exception");
+			irq_off(m, v->cpu, old);
 		}
 		schedule(m, v, t + e->hyp, PH_NEXT);
 		break;
@@ -899,11 +1278,21 @@ static void do_guest_end(struct sim *m, struct vstate *v, uint64_t t)
 	}
 	case EP_HLT:
 		t = ev_exit(m, v, t, code_of(v, 12, 0x78), 0, 0);
+		if (v->in_l2) {	/* L0 halts the vCPU in guest mode (no HLT exiting in vmcs12) */
+			e->code = code_of(v, 12, 0x78);
+			t = ev_nested_exit(m, v, t + GAP, m->e_nexit, SK_NESTED_EXIT);
+		}
 		after_hlt_exit(m, v, t);
 		break;
 	case EP_PREEMPT:
 		t = ev_exit(m, v, t, code_of(v, 1, 0x60), 0, 0x800000ec);
+		if (v->in_l2)
+			e->code = code_of(v, 1, 0x60);
 		do_preempt(m, v, t);
+		break;
+	case EP_SLEEP:
+		t = ev_exit(m, v, t, code_of(v, 48, 0x400), 0, 0);
+		schedule(m, v, t + e->hyp, PH_SLEEP);
 		break;
 	case EP_L2ENTER:
 		do_l2enter(m, v, t);
@@ -939,7 +1328,7 @@ static void do_spawn(struct sim *m, struct vstate *v, uint64_t t)
 	int main_tid = v->vm->main, cpu = helper_cpu(m, main_tid);
 	char b[16];
 
-	t = helper_in(m, main_tid, t) + GAP;
+	t = helper_in(m, main_tid, t, TF_IRQ) + GAP;
 	{
 		REC(m->e_newtask, main_tid);
 
@@ -952,6 +1341,7 @@ static void do_spawn(struct sim *m, struct vstate *v, uint64_t t)
 	{
 		REC(m->e_wakenew, main_tid);
 
+		srec_flags(&r, TF_IRQS_OFF);	/* wake_up_new_task(): p->pi_lock */
 		srec_str(&r, "comm", comm_of(m, v->th->tid, cpu, b));
 		srec_set(&r, "pid", v->th->tid);
 		srec_set(&r, "prio", 120);
@@ -998,6 +1388,23 @@ static void vcpu_step(struct sim *m, struct vstate *v)
 	case PH_SPAWN:
 		do_spawn(m, v, t);
 		break;
+	case PH_SLEEP:
+		do_sleep(m, v, t);
+		break;
+	case PH_SLEEP_WAKE:
+		do_sleep_wake(m, v, t);
+		break;
+	case PH_SLEEP_IN:
+		t = ev_switch(m, v->cpu, t, v->th->tid, 0);
+		schedule(m, v, t + v->cur.hyp, PH_NEXT);
+		break;
+	case PH_WOKEN_PREEMPT:
+		do_woken_preempt(m, v, t);
+		break;
+	case PH_WOKEN_BACK:
+		t = ev_switch(m, v->cpu, t, v->th->tid, 1);	/* the preemptor sleeps */
+		schedule(m, v, t + 1000, PH_RESUME);
+		break;
 	default:
 		break;
 	}
@@ -1009,31 +1416,29 @@ static void noise_step(struct sim *m, struct vstate *n)
 {
 	struct snoise *ns = &m->s->noise[n->idx];
 	int cpu = helper_cpu(m, ns->tid);
+	struct cpu *c = &m->cpus[cpu];
 
 	if (n->ph == PH_START) {
-		if (m->cpus[cpu].curr) {	/* the CPU is busy: try later */
+		if (c->curr) {	/* the CPU is busy: try later */
 			schedule(m, n, n->next + ns->every, PH_START);
 			return;
 		}
-		helper_in(m, ns->tid, n->next);
+		/* random: this burst is lost (reported at the next record here); per cent */
+		if (m->s->random && m->s->rnd.loss && !c->drop_tid && !c->dropped &&
+		    (int)(srand64(&m->rng) % 100) < m->s->rnd.loss) {
+			c->drop_tid = -ns->tid;	/* until it switches out */
+			c->drop_to_kvm = false;
+			c->lost_stored = srand64(&m->rng) % 2;
+		}
+		helper_in(m, ns->tid, n->next, TF_IRQ);
 		schedule(m, n, n->next + ns->run, PH_NEXT);
 	} else {
+		uint8_t old = irq_on(m, cpu, TF_IRQ);
 		uint64_t t;
 
-		{
-			REC(m->e_irq_in, ns->tid);
-
-			srec_set(&r, "irq", 24);
-			srec_str(&r, "name", "eth0-rx-0");
-			t = emit(m, cpu, n->next, &r, &si);
-		}
-		{
-			REC(m->e_irq_out, ns->tid);
-
-			srec_set(&r, "irq", 24);
-			srec_set(&r, "ret", 1);
-			t = emit(m, cpu, t + GAP, &r, &si);
-		}
+		t = ev_irq_handler(m, cpu, ns->tid, n->next, true, 24, "eth0-rx-0");
+		t = ev_irq_handler(m, cpu, ns->tid, t + GAP, false, 24, NULL);
+		irq_off(m, cpu, old);
 		helper_out(m, ns->tid, t + GAP);
 		schedule(m, n, n->next + ns->every, PH_START);
 	}
@@ -1085,12 +1490,120 @@ static uint64_t rnd_range(uint64_t *st, uint64_t lo, uint64_t hi)
 	return lo + srand64(st) % (hi - lo + 1);
 }
 
+#define PICK(st, arr) ((arr)[srand64(st) % ARRAY_SIZE(arr)])
+
+/* A halt: its wake, poll mode, fast path, busy task. */
+static void rnd_hlt(struct vstate *v, struct sep *e, bool l2)
+{
+	static const int wakes[] = { WK_TIMER, WK_TIMER, WK_IPI, WK_IPI, WK_NET, WK_DISK,
+				     WK_MSI, WK_IOAPIC, WK_VFIO };
+	uint64_t *st = &v->rng;
+
+	e->kind = EP_HLT;
+	e->idle = rnd_range(st, 3000, 3000000);
+	e->wake = PICK(st, wakes);
+	e->poll = (int)(srand64(st) % 3);
+	e->pollns = rnd_range(st, 2000, 100000);
+	/* the HLT fastpath is off in guest mode */
+	e->fast = !l2 && srand64(st) % 40 == 0;
+	e->soft = srand64(st) % 3 == 0;
+	if (e->wake == WK_MSI)
+		e->vec = 0x31;
+	if (e->wake == WK_IOAPIC) {
+		e->gsi = 10;
+		e->vec = 0x32;
+	}
+	if (srand64(st) % 10 == 0)
+		e->by = 200 + v->cpu;
+	e->lat = rnd_range(st, 1000, 50000);
+}
+
+static void rnd_preempt(struct sim *m, struct vstate *v, struct sep *e)
+{
+	uint64_t *st = &v->rng;
+	int k = (int)(srand64(st) % 3), c = v->cpu;
+
+	e->kind = EP_PREEMPT;
+	e->dur = rnd_range(st, 1000, 2000000);
+	e->by = k == 0 ? 200 + c : k == 1 ? v->vm->pid + 200 + c :
+		m->s->vms[1 - (int)(v->vm - m->s->vms)].pid + 300 + c;
+}
+
+static void rnd_l2enter(struct vstate *v, struct sep *e);
+
+/*
+ * A nested vCPU in L2: L2 exits handled by L0 or reflected to L1, halts.
+ * (Nothing makes it runnable while an L2 vCPU follows it: the analyzer
+ * credits no preemptor to L2 vCPUs, see tests/synth/README.md.)
+ */
+static void rnd_l2_episode(struct vstate *v, struct sep *e)
+{
+	static const uint32_t vmx_l0[] = { 48, 1, 49, 52, 10 }, svm_l0[] = { 0x400, 0x60, 0x72 };
+	static const uint32_t vmx_l1[] = { 10, 1, 30, 28 }, svm_l1[] = { 0x72, 0x60, 0x7b };
+	uint64_t *st = &v->rng, r = srand64(st) % 100;
+	bool vmx = v->vm->isa == 1;
+
+	if (r < 45) {
+		e->kind = EP_L2EXIT;
+		e->code = vmx ? PICK(st, vmx_l0) : PICK(st, svm_l0);
+	} else if (r < 62) {
+		e->kind = EP_L2REFLECT;
+		e->code = vmx ? PICK(st, vmx_l1) : PICK(st, svm_l1);
+	} else if (r < 74) {
+		e->kind = EP_L2HLT;
+	} else if (r < 84) {
+		rnd_hlt(v, e, true);	/* L0 halts it in L2, polling */
+		e->poll = PL_SUCCESS;
+	} else {
+		e->kind = EP_L2EXIT;
+		e->code = vmx ? 48 : 0x400;
+	}
+}
+
+/* L1 handles an exit its L2 vCPU reflected: exits, I/O, polled halts, then back. */
+static void rnd_l1_handling(struct vstate *v, struct sep *e)
+{
+	static const uint32_t vmx[] = { 23, 25, 21, 10, 32 }, svm[] = { 0x72, 0x7c, 0x81 };
+	uint64_t *st = &v->rng, r = srand64(st) % 100;
+
+	if (r < 30) {
+		rnd_l2enter(v, e);
+	} else if (r < 75) {
+		e->kind = EP_EXIT;
+		e->code = v->vm->isa == 1 ? PICK(st, vmx) : PICK(st, svm);
+	} else if (r < 85) {
+		e->kind = EP_PIO;
+		e->port = 0x3f8;
+		e->vmm = rnd_range(st, 2000, 30000);
+	} else {
+		rnd_hlt(v, e, true);
+		e->poll = PL_SUCCESS;
+	}
+}
+
+/* L1 enters its L2 vCPU; after an L2 HLT, the entry injects the wake's vector. */
+static void rnd_l2enter(struct vstate *v, struct sep *e)
+{
+	uint64_t *st = &v->rng, r = srand64(st) % 3;
+
+	e->kind = EP_L2ENTER;
+	e->vmcs = 0x12a3f5000ULL + 0x1000ULL * (uint64_t)v->idx;
+	e->eptp = 0x10b41e05eULL + 0x100000ULL * (uint64_t)v->v->vm;
+	if (v->l2_idle) {
+		/* (no IPI vector: the README gives an L2 IPI wait no sender) */
+		e->vec = r == 0 ? v->vm->timer_vec : r == 1 ? 0x51 : -1;
+		e->l2reason = r == 0 ? WR_TIMER : r == 1 ? WR_DEVICE : WR_UNKNOWN;
+	} else if (r == 0) {
+		e->vec = 0x51;	/* an event for the running L2, no wait ends */
+	}
+}
+
 static void rnd_episode(struct sim *m, struct vstate *v, struct sep *e)
 {
 	static const uint32_t vmx[] = { 1, 10, 28, 31, 32, 48, 49, 52, 56, 40 };
 	static const uint32_t svm[] = { 0x60, 0x72, 0x7c, 0x400, 0x64, 0x77, 0x81 };
 	uint64_t *st = &v->rng, r = srand64(st) % 100;
-	int c = v->cpu;
+	bool nested = m->s->rnd.nested & (1 << v->idx);
 
 	memset(e, 0, sizeof(*e));
 	e->count = 1;
@@ -1101,10 +1614,19 @@ static void rnd_episode(struct sim *m, struct vstate *v, struct sep *e)
 	e->l2reason = -1;
 	e->guest = rnd_range(st, 500, 60000);
 	e->hyp = rnd_range(st, 400, 8000);
-	if (r < 45) {
+	if (v->msr_next) {
+		v->msr_next = false;
 		e->kind = EP_EXIT;
-		e->code = v->vm->isa == 1 ? vmx[srand64(st) % ARRAY_SIZE(vmx)] :
-					    svm[srand64(st) % ARRAY_SIZE(svm)];
+		e->code = v->vm->isa == 1 ? 32 : 0x7c;
+	} else if (nested && v->in_l2) {
+		rnd_l2_episode(v, e);
+	} else if (nested && v->l2_l1) {
+		rnd_l1_handling(v, e);
+	} else if (nested && r < 8) {
+		rnd_l2enter(v, e);
+	} else if (r < 45) {
+		e->kind = EP_EXIT;
+		e->code = v->vm->isa == 1 ? PICK(st, vmx) : PICK(st, svm);
 	} else if (r < 50) {
 		e->kind = EP_PIO;
 		e->port = 0x3f8;
@@ -1114,32 +1636,15 @@ static void rnd_episode(struct sim *m, struct vstate *v, struct sep *e)
 		e->kind = EP_MMIO;
 		e->gpa = 0xfebf0000;
 		e->vmm = rnd_range(st, 2000, 30000);
+	} else if (r < 55 && !(nested && m->light)) {
+		/* (light: a tentative halt in L2 is not followed by its L2 vCPU) */
+		e->kind = EP_SLEEP;
+		e->state = srand64(st) % 2 ? 2 : 1;
+		e->dur = rnd_range(st, 2000, 500000);
 	} else if (r < 92) {
-		static const int wakes[] = { WK_TIMER, WK_TIMER, WK_IPI, WK_IPI, WK_NET, WK_DISK,
-					     WK_MSI, WK_IOAPIC };
-
-		e->kind = EP_HLT;
-		e->idle = rnd_range(st, 3000, 3000000);
-		e->wake = wakes[srand64(st) % ARRAY_SIZE(wakes)];
-		e->poll = (int)(srand64(st) % 3);
-		e->pollns = rnd_range(st, 2000, 100000);
-		e->fast = srand64(st) % 40 == 0;
-		if (e->wake == WK_MSI)
-			e->vec = 0x31;
-		if (e->wake == WK_IOAPIC) {
-			e->gsi = 10;
-			e->vec = 0x32;
-		}
-		if (srand64(st) % 10 == 0)
-			e->by = 200 + c;
-		e->lat = rnd_range(st, 1000, 50000);
+		rnd_hlt(v, e, false);
 	} else {
-		int k = (int)(srand64(st) % 3);
-
-		e->kind = EP_PREEMPT;
-		e->dur = rnd_range(st, 1000, 2000000);
-		e->by = k == 0 ? 200 + c : k == 1 ? v->vm->pid + 200 + c :
-			m->s->vms[1 - (int)(v->vm - m->s->vms)].pid + 300 + c;
+		rnd_preempt(m, v, e);
 	}
 }
 
@@ -1258,7 +1763,7 @@ static int setup(struct sim *m)
 	m->cpus = xcalloc(s->ncpus, sizeof(*m->cpus));
 	for (int i = 0; i < s->ncpus; i++) {
 		spenc_init(&m->cpus[i].enc, i, s->page_size, page_sink, m->w);
-		m->cpus[i].lost_i = -1;
+		m->cpus[i].owner = -1;
 	}
 	m->res.file = xstrdup(m->o->out);
 	m->res.cpus = s->ncpus;
@@ -1306,10 +1811,12 @@ static void make_actors(struct sim *m)
 		v->inj_vec = -1;
 		v->rng = s->seed * 1000003 + (uint64_t)v->v->tid;
 		if (v->v->spawn) {
+			m->cpus[v->cpu].owner = i;
 			schedule(m, v, v->v->spawn, PH_SPAWN);
 			continue;
 		}
 		m->cpus[v->cpu].curr = v->th->tid;
+		m->cpus[v->cpu].owner = i;
 		schedule(m, v, v->v->at, PH_START);
 	}
 	m->nr_vs = s->nr_vcpus;
@@ -1391,7 +1898,8 @@ static int finish(struct sim *m)
 
 int sim_run(struct scn *s, const struct sim_opts *o)
 {
-	struct sim m = { .s = s, .o = o };
+	struct sim m = { .s = s, .o = o, .light = o->light || s->light,
+			 .rng = s->seed * 7919 + 17 };
 	int ret = -1;
 
 	if (setup(&m))

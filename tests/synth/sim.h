@@ -9,10 +9,12 @@ enum th_kind { TK_VCPU, TK_VHOST, TK_IO, TK_MAIN, TK_HOST, TK_REC };
 
 enum ep_kind {
 	EP_EXIT, EP_PIO, EP_MMIO, EP_HLT, EP_PREEMPT, EP_GUEST,
-	EP_L2ENTER, EP_L2EXIT, EP_L2REFLECT, EP_L2HLT,
+	EP_L2ENTER, EP_L2EXIT, EP_L2REFLECT, EP_L2HLT, EP_SLEEP,
 };
 
-enum wake_kind { WK_NONE, WK_TIMER, WK_IPI, WK_NET, WK_DISK, WK_MSI, WK_IOAPIC, WK_PIC };
+enum wake_kind {
+	WK_NONE, WK_TIMER, WK_IPI, WK_NET, WK_DISK, WK_MSI, WK_IOAPIC, WK_PIC, WK_VFIO,
+};
 enum poll_kind { PL_NONE, PL_BLOCK, PL_SUCCESS };
 
 struct sep {
@@ -29,6 +31,10 @@ struct sep {
 	uint32_t port;
 	uint64_t gpa;
 	bool in, fast;
+	bool soft;		/* vfio: signalled from softirq; disk: completed in softirq */
+	int on;			/* vfio: the task the interrupt lands on, 0 the VM's vhost */
+	int state;		/* sleep: prev_state (1 S, 2 D) */
+	int pre;		/* hlt: a task preempting the woken vCPU before kvm_vcpu_wakeup */
 	int count;
 };
 
@@ -74,10 +80,17 @@ struct scn {
 	int nr_lost;
 	struct snoise *noise;
 	int nr_noise;
+	bool light;		/* written as vmwait record --light would record it */
 	/* random composition */
 	bool random;
 	uint64_t seed;
 	uint64_t max_events;
+	struct {
+		int migrate;	/* % of blocked halts and preemptions that migrate */
+		int loss;	/* per mille of exits whose records are lost */
+		int nested;	/* bit i: vCPU i (scn.vcpus) runs nested guests */
+		int first_spare, nr_spare;	/* CPUs free for migrations */
+	} rnd;
 };
 
 struct svcpu {
@@ -87,7 +100,6 @@ struct svcpu {
 	uint64_t spawn;		/* created by the VMM main thread at this time, 0: exists */
 	struct sep *eps;
 	int nr_eps;
-	bool nested_random;
 };
 
 int scn_parse(struct scn *s, const char *path);
@@ -102,7 +114,12 @@ struct sim_opts {
 	const char *fmtroot;	/* tests/data/formats */
 	int version;		/* trace.dat 6 or 7 */
 	enum tdat_compress compress;	/* v7 only */
+	bool light;		/* --light: leave out the per-exit events */
+	unsigned int avoid;	/* AVOID_*: cases where the analyzer departs from the README */
 };
+
+/* --avoid: leave out records of known analyzer/README discrepancies (synth README). */
+#define AVOID_HPOLL_RUN	(1u << 0)	/* kvm_halt_poll_ns taking a light thread to run */
 
 int sim_run(struct scn *s, const struct sim_opts *o);
 

@@ -52,6 +52,13 @@ const char *sfmt_exit_name(const struct sfmt *f, uint32_t isa, uint32_t code);
 
 #define SREC_MAX 512
 
+/* common_flags bits (kernel/trace/trace.h, TRACE_FLAG_*) */
+#define TF_IRQS_OFF	0x01
+#define TF_NEED_RESCHED	0x04
+#define TF_HARDIRQ	0x08
+#define TF_SOFTIRQ	0x10
+#define TF_IRQ		(TF_HARDIRQ | TF_IRQS_OFF)	/* a hardirq handler */
+
 struct srec {
 	const struct sevent *ev;
 	int len;
@@ -59,6 +66,11 @@ struct srec {
 };
 
 void srec_init(struct srec *r, const struct sevent *ev, int pid);
+/* OR @flags into common_flags (offset 2 in every layout). */
+static inline void srec_flags(struct srec *r, uint8_t flags)
+{
+	r->buf[2] |= flags;
+}
 /* Set a field if the layout has it; returns false if it does not. */
 bool srec_set(struct srec *r, const char *field, uint64_t v);
 bool srec_str(struct srec *r, const char *field, const char *s);
@@ -131,6 +143,13 @@ void truth_vm(struct struth *t, int pid, const char *name);
 void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e);
 /* The first record on @cpu after a loss of @count events (-1: unknown). */
 void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count);
+/*
+ * Whether a loss reported now on @cpu has a result the README defines for
+ * every thread last seen there (see tests/synth/README.md, Losses).
+ */
+bool truth_loss_ok(struct struth *t, int cpu);
+/* kvm_halt_poll_ns of @tid now would take it to ctx run (README, KVM component). */
+bool truth_hpoll_runs(struct struth *t, int tid);
 /* Close everything at @end and fill the result. */
 void truth_finish(struct struth *t, uint64_t end);
 void truth_free(struct struth *t);

@@ -13,7 +13,7 @@ enum { S_UNKNOWN, S_RUNNABLE, S_SLEEPING, S_ONCPU };
 enum { C_UNKNOWN, C_GUEST, C_GUEST_L2, C_HYP, C_VMM, C_HALTED, C_RUN };
 enum { L2_IN, L2_L1, L2_IDLE };
 
-#define MAX_PENDING	32
+#define MAX_PENDING	256
 #define MAX_CREDITS	16
 
 struct credit { int tid; char comm[32]; int kind; uint64_t ns; };
@@ -35,7 +35,7 @@ struct tl2 {
 	bool idle_open;
 };
 
-struct pseg { uint64_t from, to; int sched; int l2mode; };
+struct pseg { uint64_t from, to; int sched; int ctx; int l2mode; };
 
 struct tthread {
 	int tid, tgid, vcpu;
@@ -48,8 +48,16 @@ struct tthread {
 	/* halt */
 	bool halt_open, confirmed, blocked;
 	uint64_t halt_start;
+	struct tl2 *halt_l2;	/* L0 halted T in this L2 vCPU */
+	/* tentative halt: switched out sleeping, never had kvm_entry/kvm_exit */
+	bool tent, tent_woken;
+	uint64_t tent_start, tent_wake;
+	struct swake tent_why;
+	struct tl2 *tent_l2;
+	/* time whose state awaits a halt's confirmation (or its refutation) */
 	struct pseg pend[MAX_PENDING];
 	int nr_pend;
+	bool post_open;		/* after a wake, until entry/halt/switch-out/userspace exit */
 	/* exit */
 	bool exit_open;
 	uint32_t isa, code;
@@ -74,10 +82,13 @@ struct struth {
 	const struct sfmt *fmt;
 	struct tthread **thr;	/* indexed by tid */
 	int nr_thr;
+	struct tthread **list;	/* the same, in creation order */
+	int nr_list;
 	struct tcpu *cpus;
 	int nr_cpus;
 	struct tl2 **l2s;
 	int nr_l2s;
+	bool debug;		/* VMWAIT_SYNTH_DEBUG: print each wait on stderr */
 };
 
 /* ---- periods ---- */
@@ -152,6 +163,8 @@ static struct tthread *thr_get(struct struth *t, int tid)
 		th->acc.state = -1;
 		th->last_cpu = th->wait_cpu = -1;
 		t->thr[tid] = th;
+		t->list = xrealloc(t->list, (t->nr_list + 1) * sizeof(*t->list));
+		t->list[t->nr_list++] = th;
 	}
 	return t->thr[tid];
 }
@@ -162,6 +175,7 @@ struct struth *truth_new(struct vw_result *res, const struct sfmt *f)
 
 	t->res = res;
 	t->fmt = f;
+	t->debug = getenv("VMWAIT_SYNTH_DEBUG") != NULL;
 	return t;
 }
 
@@ -232,9 +246,10 @@ static int l2_state(int mode, int st)
 	return st;
 }
 
+/* Time of @th is held back: an unconfirmed HLT exit, or a tentative halt. */
 static bool pending(const struct tthread *th)
 {
-	return th->ctx == C_HALTED && !th->confirmed;
+	return (th->ctx == C_HALTED && !th->confirmed) || th->tent;
 }
 
 /* Account the time of @th up to @to in its current state. */
@@ -245,12 +260,18 @@ static void advance(struct tthread *th, uint64_t to)
 	if (!th->seen || to <= th->at)
 		return;
 	if (pending(th)) {
-		if (th->nr_pend == MAX_PENDING) {
+		struct pseg seg = { th->at, to, th->sched, th->ctx, th->l2 ? th->l2->mode : 0 };
+		struct pseg *last = th->nr_pend ? &th->pend[th->nr_pend - 1] : NULL;
+
+		if (last && last->to == seg.from && last->sched == seg.sched &&
+		    last->ctx == seg.ctx && last->l2mode == seg.l2mode) {
+			last->to = to;
+		} else if (th->nr_pend == MAX_PENDING) {
 			vw_err("synth: too many events in an unconfirmed halt");
 			abort();
+		} else {
+			th->pend[th->nr_pend++] = seg;
 		}
-		th->pend[th->nr_pend++] = (struct pseg){ th->at, to, th->sched,
-							th->l2 ? th->l2->mode : 0 };
 		th->at = to;
 		return;
 	}
@@ -261,22 +282,35 @@ static void advance(struct tthread *th, uint64_t to)
 	th->at = to;
 }
 
-/* An unconfirmed halt turned out to be a halt, or the HLT fast path. */
+/*
+ * An unconfirmed halt turned out to be a halt, or the HLT fast path; or a
+ * tentative halt was confirmed (kvm_vcpu_wakeup) or not: its time up to the
+ * wake is idle, or stays in the state rule 3 gives.
+ */
 static void resolve(struct tthread *th, bool halt)
 {
 	for (int i = 0; i < th->nr_pend; i++) {
 		struct pseg *s = &th->pend[i];
-		int st = halt ? VS_IDLE : l1_state(s->sched, C_HYP);
+		int st;
 
-		if (!halt && s->sched == S_RUNNABLE) {
-			vw_err("synth: preemption inside an unconfirmed halt");
-			abort();
+		if (th->tent) {
+			st = halt && s->to <= th->tent_wake ? VS_IDLE : l1_state(s->sched, s->ctx);
+		} else {
+			st = halt ? VS_IDLE : l1_state(s->sched, C_HYP);
+			if (!halt && s->sched == S_RUNNABLE) {
+				vw_err("synth: preemption inside an unconfirmed halt");
+				abort();
+			}
 		}
-		acc_add(&th->acc, st, s->from, s->to, halt && s->sched == S_ONCPU);
+		acc_add(&th->acc, st, s->from, s->to, !th->tent && halt && s->sched == S_ONCPU);
 		if (th->l2)
 			acc_add(&th->l2->acc, l2_state(s->l2mode, st), s->from, s->to, false);
 	}
 	th->nr_pend = 0;
+	if (th->tent) {
+		th->tent = th->tent_woken = false;
+		return;
+	}
 	if (halt)
 		th->confirmed = true;
 	else
@@ -366,6 +400,34 @@ static void add_wait(struct vw_vcpu *v, const struct swake *w, uint64_t ns)
 	res_add_wait(v, w->reason, ns, w->src, w->gsi);
 }
 
+/* A halt of @th ended at its wake: one wait, for T and the L2 vCPU it halted in. */
+static void halt_waited(struct struth *t, struct tthread *th, const struct swake *w,
+			struct tl2 *l2, uint64_t ns)
+{
+	if (w->reason < 0) {
+		vw_err("synth: thread %d: a wait without a wake reason", th->tid);
+		abort();
+	}
+	if (t->debug)
+		fprintf(stderr, "synth: wait tid=%d ns=%llu %s\n", th->tid,
+			(unsigned long long)ns, vw_reason_names[w->reason]);
+	add_wait(vcpu_res(t, th), w, ns);
+	if (l2)
+		add_wait(l2->acc.res, w, ns);
+	th->post_open = true;
+}
+
+/* kvm_vcpu_wakeup came next after the wake: the tentative halt was one. */
+static void tent_confirm(struct struth *t, struct tthread *th)
+{
+	uint64_t ns = th->tent_wake - th->tent_start;
+	struct swake why = th->tent_why;
+	struct tl2 *l2 = th->tent_l2;
+
+	resolve(th, true);
+	halt_waited(t, th, &why, l2, ns);
+}
+
 static bool is_hlt(uint32_t isa, uint32_t code)
 {
 	return isa == 1 ? (code & 0xffff) == 12 : code == 0x78;
@@ -421,6 +483,8 @@ static void on_kvm_exit(struct struth *t, struct tthread *th, const struct sinfo
 		th->confirmed = false;
 		th->blocked = false;
 		th->halt_start = ts;
+		th->halt_l2 = th->exit_l2;
+		th->post_open = false;
 	} else {
 		th->ctx = C_HYP;
 	}
@@ -433,6 +497,7 @@ static void on_entry(struct struth *t, struct tthread *th, uint64_t ts)
 	if (th->halt_open && !th->confirmed)
 		resolve(th, false);
 	th->halt_open = false;
+	th->post_open = false;
 	if (th->exit_open) {
 		if (v)
 			add_exit(t, v, th, ts - th->exit_ts);
@@ -451,7 +516,7 @@ static void on_vcpu_wakeup(struct struth *t, struct tthread *th, const struct si
 		if (!th->confirmed)
 			resolve(th, true);
 		if (!th->blocked)
-			add_wait(vcpu_res(t, th), &e->wake, ts - th->halt_start);
+			halt_waited(t, th, &e->wake, th->halt_l2, ts - th->halt_start);
 		th->halt_open = false;
 	}
 	th->ctx = th->had_ee ? C_HYP : C_RUN;
@@ -478,6 +543,11 @@ static void on_nested_enter(struct struth *t, struct tthread *th, const struct s
 
 static void on_nested_inject(struct tthread *th, const struct sinfo *e, uint64_t ts)
 {
+	/* the HLT was L2's, reflected to L1: no halt of T (README, Nested guests) */
+	if (th->ctx == C_HALTED && !th->confirmed) {
+		resolve(th, false);
+		th->ctx = C_HYP;
+	}
 	th->in_l2 = false;
 	if (!th->l2)
 		return;
@@ -502,6 +572,7 @@ static void kvm_effect(struct struth *t, struct tthread *th, const struct sinfo 
 		return;
 	case SK_USEREXIT:
 		th->ctx = C_VMM;
+		th->post_open = false;
 		return;
 	case SK_VCPU_WAKEUP:
 		on_vcpu_wakeup(t, th, e, ts);
@@ -528,13 +599,35 @@ static void on_woken(struct struth *t, struct tthread *th, const struct sinfo *e
 	if (th->sched == S_SLEEPING || th->sched == S_UNKNOWN) {
 		th->sched = S_RUNNABLE;
 		th->wait_cpu = e->target_cpu;
+		if (th->tent && !th->tent_woken) {
+			th->tent_woken = true;
+			th->tent_wake = ts;
+			th->tent_why = e->wake;
+		}
 	}
 	if (th->halt_open && th->confirmed && th->blocked) {
-		add_wait(vcpu_res(t, th), &e->wake, ts - th->halt_start);
+		halt_waited(t, th, &e->wake, th->halt_l2, ts - th->halt_start);
 		th->halt_open = false;
 		th->ctx = C_HYP;
 	}
 	th->last_cpu = e->target_cpu;
+}
+
+/*
+ * A vCPU thread that never had kvm_entry/kvm_exit sleeps: a tentative halt
+ * starts. An earlier one still waiting for its next kvm:* event ends
+ * unconfirmed (how tests/synth/README.md reads "from each switch-out").
+ */
+static void tent_start(struct tthread *th, uint64_t ts)
+{
+	if (th->tent)
+		resolve(th, false);
+	if (th->vcpu < 0 || th->had_ee || th->ctx == C_HALTED)
+		return;
+	th->tent = true;
+	th->tent_woken = false;
+	th->tent_start = ts;
+	th->tent_l2 = th->in_l2 ? th->l2 : NULL;
 }
 
 static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts)
@@ -546,12 +639,19 @@ static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts)
 		prev->sched = e->prev_runnable ? S_RUNNABLE : S_SLEEPING;
 		prev->wait_cpu = e->cpu;
 		prev->last_cpu = e->cpu;
+		prev->post_open = false;
 		if (!e->prev_runnable && prev->ctx == C_HALTED && prev->halt_open) {
 			if (!prev->confirmed)
 				resolve(prev, true);
 			prev->blocked = true;
 		}
+		if (!e->prev_runnable)
+			tent_start(prev, ts);
 		credit_update(t, prev, ts);
+	}
+	if (next && next->tent && !next->tent_woken) {
+		vw_err("synth: thread %d switched in with no waking since it slept", next->tid);
+		abort();
 	}
 	if (next) {
 		next->sched = S_ONCPU;
@@ -559,10 +659,10 @@ static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts)
 		credit_update(t, next, ts);
 	}
 	/* every other thread waiting on this CPU changes creditor here */
-	for (int i = 0; i < t->nr_thr; i++) {
-		struct tthread *w = t->thr[i];
+	for (int i = 0; i < t->nr_list; i++) {
+		struct tthread *w = t->list[i];
 
-		if (w && w->crediting && w->wait_cpu == e->cpu && w != prev && w != next)
+		if (w->crediting && w->wait_cpu == e->cpu && w != prev && w != next)
 			credit_flush(t, w, ts);
 	}
 	c->curr = e->next_pid;
@@ -582,10 +682,10 @@ static void cpu_task_seen(struct struth *t, const struct sinfo *e, uint64_t ts)
 
 	if (e->pid < 0 || c->curr == e->pid)
 		return;
-	for (int i = 0; i < t->nr_thr; i++) {
-		struct tthread *w = t->thr[i];
+	for (int i = 0; i < t->nr_list; i++) {
+		struct tthread *w = t->list[i];
 
-		if (w && w->crediting && w->wait_cpu == e->cpu)
+		if (w->crediting && w->wait_cpu == e->cpu)
 			credit_flush(t, w, ts);
 	}
 	c->curr = e->pid;
@@ -628,6 +728,17 @@ void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
 	if (self) {
 		self->sched = S_ONCPU;
 		self->last_cpu = e->cpu;
+		if (self->tent && !self->tent_woken) {
+			vw_err("synth: thread %d runs with no waking since it slept", self->tid);
+			abort();
+		}
+		/* the next kvm:* event after the wake decides a tentative halt */
+		if (self->tent && is_kvm(e->kind) && e->kind != SK_HALT_POLL) {
+			if (e->kind == SK_VCPU_WAKEUP)
+				tent_confirm(t, self);
+			else
+				resolve(self, false);
+		}
 		if (is_kvm(e->kind))
 			kvm_effect(t, self, e, ts);
 		credit_update(t, self, ts);
@@ -638,18 +749,42 @@ void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
 	}
 }
 
+bool truth_hpoll_runs(struct struth *t, int tid)
+{
+	struct tthread *th = tid > 0 && tid < t->nr_thr ? t->thr[tid] : NULL;
+
+	return th && !th->had_ee && (th->ctx == C_UNKNOWN || th->ctx == C_VMM);
+}
+
+bool truth_loss_ok(struct struth *t, int cpu)
+{
+	for (int i = 0; i < t->nr_list; i++) {
+		struct tthread *th = t->list[i];
+
+		if (!th->seen || th->last_cpu != cpu)
+			continue;
+		if (th->l2 || (th->tent && th->tent_woken) || th->post_open ||
+		    (th->ctx == C_HALTED && !th->confirmed))
+			return false;
+	}
+	return true;
+}
+
 void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count)
 {
 	if (count > 0)
 		t->res->lost_events += count;
-	for (int i = 0; i < t->nr_thr; i++) {
-		struct tthread *th = t->thr[i];
+	for (int i = 0; i < t->nr_list; i++) {
+		struct tthread *th = t->list[i];
 
-		if (!th || !th->seen || th->last_cpu != cpu)
+		if (!th->seen || th->last_cpu != cpu)
 			continue;
 		advance(th, ts);
-		if (th->nr_pend || th->l2) {
-			vw_err("synth: a loss inside an unconfirmed halt or nested guest");
+		if (th->tent && !th->tent_woken)
+			resolve(th, false);	/* asleep: the time since the last change */
+		if (th->nr_pend || th->l2 || th->tent) {
+			vw_err("synth: a loss inside an unconfirmed halt, a tentative halt "
+			       "being decided or a nested guest");
 			abort();
 		}
 		credit_flush(t, th, ts);
@@ -665,6 +800,7 @@ void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count)
 		th->halt_open = false;
 		th->exit_open = false;
 		th->in_l2 = false;
+		th->post_open = false;
 	}
 }
 
@@ -674,8 +810,10 @@ static void finish_thread(struct struth *t, struct tthread *th, uint64_t end)
 	if (!th->seen)
 		return;
 	advance(th, end);
-	if (th->nr_pend)
-		resolve(th, true);
+	if (th->tent)
+		resolve(th, false);	/* no kvm_vcpu_wakeup came: no halt */
+	else if (th->nr_pend)
+		resolve(th, true);	/* an open halt counts as idle */
 	credit_flush(t, th, end);
 	if (th->vcpu >= 0 && vcpu_res(t, th))
 		acc_commit(&th->acc);
@@ -683,17 +821,17 @@ static void finish_thread(struct struth *t, struct tthread *th, uint64_t end)
 
 void truth_finish(struct struth *t, uint64_t end)
 {
-	for (int i = 0; i < t->nr_thr; i++)
-		if (t->thr[i])
-			finish_thread(t, t->thr[i], end);
+	for (int i = 0; i < t->nr_list; i++)
+		finish_thread(t, t->list[i], end);
 	for (int i = 0; i < t->nr_l2s; i++)
 		acc_commit(&t->l2s[i]->acc);
 }
 
 void truth_free(struct struth *t)
 {
-	for (int i = 0; i < t->nr_thr; i++)
-		free(t->thr[i]);
+	for (int i = 0; i < t->nr_list; i++)
+		free(t->list[i]);
+	free(t->list);
 	for (int i = 0; i < t->nr_l2s; i++)
 		free(t->l2s[i]);
 	free(t->l2s);
