@@ -122,6 +122,11 @@ struct l2vcpu {
 	bool exit_open;
 	uint32_t exit_isa, exit_code;
 	uint64_t exit_start;
+	bool held;			/* its thread's tentative halt holds a period */
+	uint64_t hold_since;
+	enum vw_state hold_state;
+	struct credit *credits, *pcred;	/* preemption credit, settled and open */
+	int nr_credits, nr_pcred;
 	struct vw_vcpu *res;
 	struct l2vcpu *next;
 };
@@ -251,7 +256,7 @@ struct vm_info *vm_get(struct analyzer *a, int tgid);
 void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec);
 void evidence_reset(struct evidence *ev);
 void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu);
-void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec);
+void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec, bool irqctx);
 void evidence_post(struct analyzer *a, struct thread *t, int vec);
 void evidence_timer_on_self(struct analyzer *a, struct thread *t, int kind);
 void wait_finalize(struct analyzer *a, struct thread *t);
@@ -268,6 +273,11 @@ void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts);
 void l2_exit_open(struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
 void l2_exit_close(struct analyzer *a, struct thread *t, uint64_t ts);
 void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts);
+void l2_relabel(struct thread *t, enum vw_state from, enum vw_state to);
+void l2_credit(struct thread *t, int who, uint64_t ns);
+void l2_hold(struct thread *t, uint64_t ts);
+struct l2vcpu *l2_hold_confirm(struct analyzer *a, struct thread *t);
+void l2_hold_refute(struct analyzer *a, struct thread *t);
 void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts);
 
 /* dispatch.c */
@@ -294,7 +304,10 @@ bool explain_involves(struct analyzer *a, struct tep_record *r, int pid, int kin
 		      const int *pids, int npids);
 void explain_emit(struct analyzer *a, struct tep_record *r, bool involved);
 
-/* period accounting shared by state.c and nested.c */
+/* shared by state.c and nested.c */
+void credit_to(struct credit **arr, int *nr, int tid, uint64_t ns);
+enum vw_preempt_kind preempt_kind(struct analyzer *a, int tgid, int tid);
+const char *preemptor_comm(struct analyzer *a, int tid);
 void period_add(struct analyzer *a, struct vw_vcpu *v, enum vw_state s,
 		uint64_t start, uint64_t end);
 const char *exit_name(struct analyzer *a, uint32_t isa, uint32_t code);

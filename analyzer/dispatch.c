@@ -337,6 +337,7 @@ static void on_kvm(struct analyzer *a, struct ev_desc *d, struct tep_record *r,
 		if (t->vcpu_id < 0)
 			t->vcpu_id = (int)fval(a, r, d->f[0]);
 		vcpu_promote(a, t, ts);
+		kvm_event(a, t, d->kind, ts);
 		break;
 	case K_INJ_VIRQ:
 		vcpu_promote(a, t, ts);
@@ -354,7 +355,9 @@ static void on_kvm(struct analyzer *a, struct ev_desc *d, struct tep_record *r,
 				evidence_post(a, t, vec);
 		}
 		if (a->nhalted)
-			evidence_accept(a, pid, cpu, apicid, vec);
+			evidence_accept(a, pid, cpu, apicid, vec,
+					tep_data_flags(a->tep, r) & (TRACE_FLAG_HARDIRQ |
+								     TRACE_FLAG_SOFTIRQ));
 		break;
 	}
 	case K_APIC_IPI:

@@ -33,9 +33,83 @@ static enum vw_state l2_state(const struct thread *t, const struct l2vcpu *x)
 
 static void l2_commit(struct analyzer *a, struct l2vcpu *x, enum vw_state s, uint64_t ts)
 {
-	if (x->res)
+	if (x->res) {
+		if (s == VS_PREEMPTED)
+			for (int i = 0; i < x->nr_pcred; i++)
+				credit_to(&x->credits, &x->nr_credits, x->pcred[i].tid,
+					  x->pcred[i].ns);
 		period_add(a, x->res, s, x->since, ts);
+	}
+	if (s == VS_PREEMPTED)
+		x->nr_pcred = 0;
 	x->since = ts;
+}
+
+/* The L2 vCPU following @t: what was counted as @from is @to (no period ends). */
+void l2_relabel(struct thread *t, enum vw_state from, enum vw_state to)
+{
+	struct l2vcpu *x = t->cur_l2;
+
+	if (x && x->active && !x->halted && x->state == from)
+		x->state = to;
+}
+
+/* Credit of @t's preemption, also the current L2 vCPU's when it follows @t. */
+void l2_credit(struct thread *t, int who, uint64_t ns)
+{
+	struct l2vcpu *x = t->cur_l2;
+
+	if (x && x->active && x->state == VS_PREEMPTED && ns)
+		credit_to(&x->pcred, &x->nr_pcred, who, ns);
+}
+
+/* @t's open period is held by a tentative halt: hold the L2 vCPU's too. */
+void l2_hold(struct thread *t, uint64_t ts)
+{
+	struct l2vcpu *x = t->cur_l2;
+
+	if (!x || !x->active || x->halted)
+		return;
+	x->held = true;
+	x->hold_since = x->since;
+	x->hold_state = x->state;
+	x->since = ts;
+	x->state = l2_state(t, x);
+}
+
+/* The tentative halt of @t was one: the held L2 time splits like @t's. */
+struct l2vcpu *l2_hold_confirm(struct analyzer *a, struct thread *t)
+{
+	struct l2vcpu *x = t->cur_l2;
+	uint64_t since;
+
+	if (!x || !x->held)
+		return NULL;
+	x->held = false;
+	since = x->since;
+	x->since = x->hold_since;
+	l2_commit(a, x, x->hold_state, t->tent_start);
+	l2_commit(a, x, VS_IDLE, t->tent_wake);
+	x->since = since;
+	return x;
+}
+
+void l2_hold_refute(struct analyzer *a, struct thread *t)
+{
+	struct l2vcpu *x = t->cur_l2;
+	uint64_t since;
+
+	if (!x || !x->held)
+		return;
+	x->held = false;
+	if (x->state == x->hold_state && x->since == t->tent_wake) {
+		x->since = x->hold_since;
+		return;
+	}
+	since = x->since;
+	x->since = x->hold_since;
+	l2_commit(a, x, x->hold_state, t->tent_wake);
+	x->since = since;
 }
 
 void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts)
@@ -60,7 +134,7 @@ static void l2_wake(struct analyzer *a, struct l2vcpu *x, int vec, uint64_t ts)
 	l2_commit(a, x, VS_IDLE, ts);
 	x->halted = false;
 	if (x->res && ts >= a->from && ts <= a->to)
-		res_add_wait(x->res, r, ts - x->halt_start, vec, -1);
+		res_add_wait(x->res, r, ts - x->halt_start, r == WR_DEVICE ? vec : -1, -1);
 }
 
 void on_nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
@@ -108,12 +182,8 @@ void on_nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32
 	struct l2vcpu *x = t->cur_l2;
 
 	t->in_l2 = false;
-	if (t->ctx == CTX_HALTED && !t->halt_confirmed) {
-		/* the HLT was L2's and is reflected to L1: no halt of this thread */
-		halt_cancel(a, t);
-		if (x && x->active && x->state == VS_IDLE)
-			x->state = VS_HYPERVISOR;
-	}
+	if (t->ctx == CTX_HALTED && !t->halt_confirmed)
+		halt_cancel(a, t);	/* L2's HLT, reflected to L1: no halt of T */
 	if (!x || !x->active)
 		return;
 	if (is_hlt(isa, code)) {
@@ -161,6 +231,8 @@ void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts)
 
 	if (!x)
 		return;
+	x->nr_pcred = 0;
+	x->held = false;
 	if (x->active)
 		l2_commit(a, x, VS_UNKNOWN, ts);
 	x->active = false;
@@ -191,8 +263,15 @@ void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts)
 			n->vcpus = xrealloc(n->vcpus, (n->nr_vcpus + 1) * sizeof(*n->vcpus));
 			v = x->res;
 			v->key = xstrdup(key);
+			for (int c = 0; c < x->nr_credits; c++)
+				res_add_preempt(v, x->credits[c].tid,
+						preemptor_comm(a, x->credits[c].tid),
+						preempt_kind(a, x->tgid, x->credits[c].tid),
+						x->credits[c].ns);
 			n->vcpus[n->nr_vcpus++] = v;
 		}
+		free(x->credits);
+		free(x->pcred);
 		free(x);
 	}
 	a->l2s = NULL;

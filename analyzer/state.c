@@ -175,7 +175,7 @@ static void commit(struct analyzer *a, struct thread *t, enum vw_state s,
  * committed, so that a loss turning it into "unknown" can drop them and the
  * credits of a vCPU always sum to its preempted time.
  */
-static void credit_to(struct credit **arr, int *nr, int tid, uint64_t ns)
+void credit_to(struct credit **arr, int *nr, int tid, uint64_t ns)
 {
 	if (!ns)
 		return;
@@ -206,8 +206,10 @@ static void credits_flush(struct thread *t)
 static void credit_span(struct analyzer *a, struct thread *t, uint64_t ts)
 {
 	int who = t->wait_cpu >= 0 ? a->cpus[t->wait_cpu].curr : -1;
+	uint64_t ns = clip(a, t->credit_since, ts);
 
-	credit(t, who, clip(a, t->credit_since, ts));
+	credit(t, who, ns);
+	l2_credit(t, who, ns);
 	t->credit_since = ts;
 }
 
@@ -417,6 +419,7 @@ static void tent_refute(struct analyzer *a, struct thread *t)
 			t->since = t->tent_since;
 		else
 			commit(a, t, t->tent_state, t->tent_since, t->tent_wake);
+		l2_hold_refute(a, t);
 	}
 	t->tent = false;
 	t->tent_woken = false;
@@ -434,7 +437,10 @@ static void tent_confirm(struct analyzer *a, struct thread *t)
 	t->pw.ns = t->tent_wake - t->tent_start;
 	t->pw.end = t->tent_wake;
 	t->pw.ev = t->tent_ev;
-	t->pw.l2 = NULL;
+	/* the L2 vCPU's held time splits too; the wait is its own only in L2 */
+	t->pw.l2 = l2_hold_confirm(a, t);
+	if (!t->in_l2)
+		t->pw.l2 = NULL;
 	t->tent = false;
 	t->tent_woken = false;
 }
@@ -450,6 +456,7 @@ static void tent_hold(struct analyzer *a, struct thread *t, uint64_t ts, enum sc
 	t->tent_state = t->state;
 	t->sched = s;
 	state_enter(a, t, state_eval(t), ts);
+	l2_hold(t, ts);
 	/* state_enter leaves since = ts: the held period is committed later. */
 }
 
@@ -472,8 +479,8 @@ void sched_switch_out(struct analyzer *a, struct thread *t, int cpu, bool runnab
 	t->cpu = cpu;
 	if (t->pw.active)
 		wait_finalize(a, t);
-	if (t->tent)
-		tent_refute(a, t);
+	if (t->tent && !runnable)
+		tent_refute(a, t);	/* a new sleep: the earlier one was no halt */
 	if (t->ctx == CTX_HALTED && !runnable)
 		t->halt_confirmed = true;
 	if (!runnable && t->vcpu && !t->seen_entry && t->ctx != CTX_HALTED) {
@@ -524,9 +531,7 @@ void sched_wake(struct analyzer *a, struct thread *t, int waker, int cpu, int ta
 /* Common to every kvm:* event of @t: light-mode run context, tentative halts. */
 void kvm_event(struct analyzer *a, struct thread *t, enum ev_kind k, uint64_t ts)
 {
-	if (k == K_HALT_POLL)
-		return;
-	if (t->tent && t->tent_woken && k != K_VCPU_WAKEUP)
+	if (t->tent && t->tent_woken && k != K_VCPU_WAKEUP && k != K_HALT_POLL)
 		tent_refute(a, t);
 	if (!t->vcpu || t->seen_entry)
 		return;
@@ -560,6 +565,7 @@ void halt_cancel(struct analyzer *a, struct thread *t)
 	t->state = VS_HYPERVISOR;
 	t->ctx = CTX_HYP;
 	halted_del(a, t);
+	l2_relabel(t, VS_IDLE, VS_HYPERVISOR);
 }
 
 void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts)
@@ -611,8 +617,15 @@ void on_user_exit(struct analyzer *a, struct thread *t, uint64_t ts)
 	vcpu_promote(a, t, ts);
 	if (t->pw.active)
 		wait_finalize(a, t);
-	if (t->ctx == CTX_HALTED)
-		return;		/* a signal ended the halt: the wake event decides */
+	if (t->ctx == CTX_HALTED) {
+		/* a halt left for userspace with no wake recorded (a signal) */
+		if (t->halt_confirmed) {
+			halt_wake(a, t, ts);
+			wait_finalize(a, t);
+		} else {
+			halt_cancel(a, t);
+		}
+	}
 	t->ctx = CTX_VMM;
 	state_update(a, t, ts);
 }
@@ -642,15 +655,14 @@ static void thread_lose(struct analyzer *a, struct thread *t, uint64_t ts)
 	if (t->state == VS_PREEMPTED)
 		preempt_stop(a, t, ts);
 	t->nr_pcred = 0;	/* that time becomes unknown */
-	commit(a, t, VS_UNKNOWN, t->since, ts);
 	l2_drop(a, t, ts);
 	halted_del(a, t);
 	t->exit_open = false;
 	t->in_l2 = false;
 	t->sched = SCH_UNKNOWN;
 	t->ctx = CTX_UNKNOWN;
+	/* the open period, relabelled, goes on as the unknown period that follows */
 	t->state = VS_UNKNOWN;
-	t->since = ts;
 }
 
 void on_loss(struct analyzer *a, int cpu, uint64_t ts)
@@ -682,13 +694,13 @@ static void thread_end(struct analyzer *a, struct thread *t, uint64_t ts)
 		wait_finalize(a, t);
 }
 
-static enum vw_preempt_kind preempt_kind(struct analyzer *a, struct thread *v, int tid)
+enum vw_preempt_kind preempt_kind(struct analyzer *a, int tgid, int tid)
 {
 	struct thread *p = tid > 0 ? thread_find(a, tid) : NULL;
 
 	if (!p || p->tgid < 0)
 		return PK_HOST;
-	if (p->tgid == v->tgid)
+	if (p->tgid == tgid)
 		return PK_SAME_VM;
 	for (unsigned int i = 0; i < a->hsize; i++)
 		for (struct thread *t = a->htab[i]; t; t = t->hnext)
@@ -697,7 +709,7 @@ static enum vw_preempt_kind preempt_kind(struct analyzer *a, struct thread *v, i
 	return PK_HOST;
 }
 
-static const char *preemptor_comm(struct analyzer *a, int tid)
+const char *preemptor_comm(struct analyzer *a, int tid)
 {
 	struct thread *p;
 
@@ -794,7 +806,7 @@ void analyzer_finish(struct analyzer *a, struct vw_result *r)
 			for (int c = 0; c < t->nr_credits; c++)
 				res_add_preempt(v, t->credits[c].tid,
 						preemptor_comm(a, t->credits[c].tid),
-						preempt_kind(a, t, t->credits[c].tid),
+						preempt_kind(a, t->tgid, t->credits[c].tid),
 						t->credits[c].ns);
 			t->res = NULL;
 		}

@@ -131,7 +131,7 @@ static bool same_vm(const struct thread *x, int tgid)
  * kvm_apic_accept_irq by @sender for @apicid: evidence for a halted vCPU that
  * polls (its wake will be kvm_vcpu_wakeup, not a sched_waking).
  */
-void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec)
+void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec, bool irqctx)
 {
 	struct thread *s = thread_find(a, sender);
 	struct thread *hit = NULL;
@@ -150,7 +150,7 @@ void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int ve
 		return;
 	hit->ev.vector = vec;
 	hit->ev.waker = sender;
-	hit->ev.flags |= EV_CONTEXT;
+	hit->ev.flags |= EV_CONTEXT | (irqctx ? EV_IRQCTX : 0);
 	scan_context(a, hit, &hit->ev, sender, cpu);
 	hit->ev.vector = vec;
 }

@@ -183,12 +183,10 @@ check_eq "demo waits = the workload's" \
 # a) Every scenario as vmwait record --light records it (no kvm_entry,
 #    kvm_exit, kvm_nested_vmexit, kvm_pio, kvm_mmio, hrtimer_expire_exit):
 #    tentative halts, running, vmm up to the next kvm:* event, hrtimer
-#    brackets ended by the common_flags. --avoid hpoll-run leaves out the
-#    kvm_halt_poll_ns records the analyzer takes differently from the README
-#    (tests/synth/known/hpoll-run.scn; poll-block and poll-success need it).
+#    brackets ended by the common_flags.
 for s in "$SCN"/*.scn; do
 	n=$(basename "$s" .scn)
-	if ! "$SYNTH" "$s" --light --avoid hpoll-run -o "$T/l-$n.dat" -t "$T/l-$n.json" \
+	if ! "$SYNTH" "$s" --light -o "$T/l-$n.dat" -t "$T/l-$n.json" \
 		2> "$T/err"; then
 		nok "synth $n --light" "$(head -n 1 "$T/err")"
 		continue
@@ -203,29 +201,14 @@ for i in "${!seeds[@]}"; do
 	seed=${seeds[$i]}
 	k=${kernels[$((i % 4))]}
 	light=()
-	[ $((i % 3)) -eq 2 ] && light=(--light --avoid hpoll-run)
+	[ $((i % 3)) -eq 2 ] && light=(--light)
 	"$SYNTH" --random "$seed" --events 60000 -k "$k" "${light[@]}" -o "$T/r2.dat" \
 		-t "$T/r2.json" 2> "$T/err" ||
 		{ nok "random+ seed $seed" "synth: $(head -n 1 "$T/err")"; continue; }
 	same "random+ seed $seed ($k layout${light:+, light})" "$T/r2.dat" "$T/r2.json"
 done
-"$SYNTH" --random 21 --events 60000 --light --avoid hpoll-run -o "$T/ra2.dat" \
+"$SYNTH" --random 21 --events 60000 --light -o "$T/ra2.dat" \
 	-t "$T/ra2.json" 2> /dev/null
 if "$VMWAIT_ASAN" analyze --json "$T/ra2.dat" 2> "$T/asan.err" | cmp -s - "$T/ra2.json" &&
    ! [ -s "$T/asan.err" ]; then ok "asan random+ light"
 else nok "asan random+ light" "$(head -n 2 "$T/asan.err")"; fi
-
-# c) Known departures of the analyzer from the README (or README gaps): each
-#    file's header says what the README says and what the analyzer does.
-#    Disabled: reported as skipped while the analyzer differs from the truth.
-for s in "$TOP"/tests/synth/known/*.scn; do
-	n=$(basename "$s" .scn)
-	"$SYNTH" "$s" -o "$T/k-$n.dat" -t "$T/k-$n.json" 2> "$T/err" ||
-		{ nok "synth known/$n" "$(head -n 1 "$T/err")"; continue; }
-	"$VMWAIT" analyze --json "$T/k-$n.dat" > "$T/k-$n.out" 2> /dev/null
-	if cmp -s "$T/k-$n.json" "$T/k-$n.out"; then
-		ok "known/$n now matches the truth (move it to tests/synth/scenarios)"
-	else
-		skip "known/$n" "the analyzer differs from the truth; tests/synth/known/$n.scn says why"
-	fi
-done

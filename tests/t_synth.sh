@@ -207,17 +207,6 @@ has light-tentative 'sched_switch: .*prev_pid=1001 prev_prio=120 prev_state=2 ' 
 check_eq "light-tentative truth: vCPU 0 timer+ipi waits, vCPU 1 net" "0:ipi=1,timer=1 1:net=1" \
 	"$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(' '.join('%d:%s' % (v['vcpu'], ','.join('%s=%d' % (k, w['count']) for k, w in sorted(v['waits'].items()) if w['count'])) for v in j['vms'][0]['vcpus']))" "$T/light-tentative.json")"
 
-# --avoid hpoll-run: a light trace without the kvm_halt_poll_ns records that
-# would take a thread with no kvm:* event since its start or its userspace
-# exit to 'running' (tests/synth/known/hpoll-run.scn); the others stay.
-gen light-poll-block --light "$SCN/poll-block.scn"
-gen light-poll-block-avoid --light --avoid hpoll-run "$SCN/poll-block.scn"
-check_eq "--avoid hpoll-run drops the one first-record kvm_halt_poll_ns" \
-	"kvm_halt_poll_ns=2 / kvm_halt_poll_ns=1" \
-	"$(count light-poll-block kvm_halt_poll_ns) / $(count light-poll-block-avoid kvm_halt_poll_ns)"
-check_rc "--avoid with an unknown case is a usage error" 2 \
-	"$SYNTH" --avoid nothing -o "$T/x.dat" "$SCN/basic-vmx.scn"
-
 # common_flags (TRACE_FLAG_*: 0x01 irqs off, 0x04 need resched, 0x08 hardirq,
 # 0x10 softirq), the set each event carries (libtracecmd) ...
 flags() { "$CHECK" -f "$2" "$T/$1.dat" | sed -n 2p; }
@@ -275,10 +264,9 @@ check_eq "random 21: nested L2 vCPUs (VMX)" yes \
 rgen rnd-27 --random 27 --events 60000
 check_eq "random 27: nested L2 vCPUs (SVM, kvm_nested_intr_vmexit)" yes \
 	"$(grep -q 'kvm_nested_vmenter: .*isa=2$' "$T/rnd-27.raw" && grep -q kvm_nested_intr_vmexit "$T/rnd-27.raw" && echo yes)"
-rgen rnd-21l --random 21 --events 60000 --light --avoid hpoll-run
+rgen rnd-21l --random 21 --events 60000 --light
 check_eq "random 21 --light has no per-exit events" "$NOHEAVY" "$(count rnd-21l "${HEAVY[@]}")"
 check_eq "random 21 --light: the sleeps of the host page faults (D)" yes \
 	"$(grep -qE 'prev_comm=CPU [0-9]/KVM .*prev_state=2 ' "$T/rnd-21l.raw" && echo yes)"
-"$SYNTH" -F "$FMT" -o "$T/again.dat" -t "$T/again.json" --random 21 --events 60000 --light \
-	--avoid hpoll-run
+"$SYNTH" -F "$FMT" -o "$T/again.dat" -t "$T/again.json" --random 21 --events 60000 --light
 check_eq "random --light is deterministic" same "$(cmp -s "$T/again.dat" "$T/rnd-21l.dat" && echo same)"

@@ -21,8 +21,7 @@ static void usage(FILE *f)
 		"  -l, --light           as vmwait record --light records it: no kvm_entry,\n"
 		"                        kvm_exit, kvm_nested_vmexit, kvm_pio, kvm_mmio,\n"
 		"                        kvm_fast_mmio, hrtimer_expire_exit\n"
-		"  -a, --avoid CASE      leave out a case where the analyzer is known to depart\n"
-		"                        from the README: hpoll-run (see tests/synth/README.md)\n"
+
 		"  -r, --random SEED     compose a random scenario (the seed also picks\n"
 		"                        migration, losses and nested guests)\n"
 		"  -n, --events N        random: stop after N events (default 200000)\n");
@@ -38,7 +37,6 @@ int main(int argc, char **argv)
 		{ "file-version", required_argument, NULL, 'V' },
 		{ "compress", required_argument, NULL, 'z' },
 		{ "light", no_argument, NULL, 'l' },
-		{ "avoid", required_argument, NULL, 'a' },
 		{ "random", required_argument, NULL, 'r' },
 		{ "events", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -51,7 +49,7 @@ int main(int argc, char **argv)
 	struct scn s;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "o:t:F:k:V:z:la:r:n:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:t:F:k:V:z:lr:n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.out = optarg; break;
 		case 't': o.truth = optarg; break;
@@ -64,11 +62,6 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			o.light = true;
-			break;
-		case 'a':
-			if (strcmp(optarg, "hpoll-run"))
-				goto bad;
-			o.avoid |= AVOID_HPOLL_RUN;
 			break;
 		case 'r':
 			random = true;

@@ -1060,8 +1060,7 @@ static void do_resume(struct sim *m, struct vstate *v, uint64_t t)
 		if (neu > 200000)
 			neu = 200000;
 		vals_[2] = neu;
-		if (neu != old && !((m->o->avoid & AVOID_HPOLL_RUN) &&
-				    truth_hpoll_runs(m->truth, v->th->tid)))
+		if (neu != old)
 			t = KVM(m, v, v->cpu, v->th->tid, t, m->e_hpoll, SK_HALT_POLL, "grow",
 				"vcpu_id", "new", "old") + GAP;
 		v->halt_poll = neu;

@@ -115,11 +115,8 @@ struct sim_opts {
 	int version;		/* trace.dat 6 or 7 */
 	enum tdat_compress compress;	/* v7 only */
 	bool light;		/* --light: leave out the per-exit events */
-	unsigned int avoid;	/* AVOID_*: cases where the analyzer departs from the README */
 };
 
-/* --avoid: leave out records of known analyzer/README discrepancies (synth README). */
-#define AVOID_HPOLL_RUN	(1u << 0)	/* kvm_halt_poll_ns taking a light thread to run */
 
 int sim_run(struct scn *s, const struct sim_opts *o);
 

@@ -148,8 +148,6 @@ void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count);
  * every thread last seen there (see tests/synth/README.md, Losses).
  */
 bool truth_loss_ok(struct struth *t, int cpu);
-/* kvm_halt_poll_ns of @tid now would take it to ctx run (README, KVM component). */
-bool truth_hpoll_runs(struct struth *t, int tid);
 /* Close everything at @end and fill the result. */
 void truth_finish(struct struth *t, uint64_t end);
 void truth_free(struct struth *t);

@@ -749,13 +749,6 @@ void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
 	}
 }
 
-bool truth_hpoll_runs(struct struth *t, int tid)
-{
-	struct tthread *th = tid > 0 && tid < t->nr_thr ? t->thr[tid] : NULL;
-
-	return th && !th->had_ee && (th->ctx == C_UNKNOWN || th->ctx == C_VMM);
-}
-
 bool truth_loss_ok(struct struth *t, int cpu)
 {
 	for (int i = 0; i < t->nr_list; i++) {
