@@ -257,8 +257,8 @@ void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, i
 void evidence_reset(struct evidence *ev);
 void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu);
 void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec, bool irqctx);
-void evidence_post(struct analyzer *a, struct thread *t, int vec);
-void evidence_timer_on_self(struct analyzer *a, struct thread *t, int kind);
+void evidence_post(struct thread *t, int vec);
+void evidence_timer_on_self(struct thread *t, int kind);
 void wait_finalize(struct analyzer *a, struct thread *t);
 enum vw_reason classify_vector(struct analyzer *a, int vec);
 int hrtimer_kind(struct analyzer *a, unsigned long long addr);
@@ -300,8 +300,7 @@ void explain_state(struct analyzer *a, const struct thread *t, enum vw_state fro
 		   enum vw_state to);
 void explain_wait(struct analyzer *a, const struct thread *t, const struct pending_wait *pw,
 		  enum vw_reason r, int src, int vec);
-bool explain_involves(struct analyzer *a, struct tep_record *r, int pid, int kind,
-		      const int *pids, int npids);
+bool explain_involves(struct analyzer *a, int pid, const int *pids, int npids);
 void explain_emit(struct analyzer *a, struct tep_record *r, bool involved);
 
 /* shared by state.c and nested.c */

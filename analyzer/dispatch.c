@@ -206,12 +206,11 @@ static void hrtimer_close(struct cpu_state *c)
 }
 
 /* "vmwait: task tid=.. tgid=.. comm=..", "vmwait: vm pid=.. cmdline=.." */
-static void on_marker(struct analyzer *a, const char *buf, uint64_t ts)
+static void on_marker(struct analyzer *a, const char *buf)
 {
 	const char *p;
 	int tid, tgid, pid;
 
-	(void)ts;
 	if (strncmp(buf, "vmwait: ", 8))
 		return;
 	buf += 8;
@@ -342,7 +341,7 @@ static void on_kvm(struct analyzer *a, struct ev_desc *d, struct tep_record *r,
 	case K_INJ_VIRQ:
 		vcpu_promote(a, t, ts);
 		kvm_event(a, t, d->kind, ts);
-		evidence_post(a, t, (int)(fval(a, r, d->f[0]) & 0xff));
+		evidence_post(t, (int)(fval(a, r, d->f[0]) & 0xff));
 		break;
 	case K_ACCEPT: {
 		int apicid = (int)fval(a, r, d->f[0]);
@@ -352,7 +351,7 @@ static void on_kvm(struct analyzer *a, struct ev_desc *d, struct tep_record *r,
 		if (t->vcpu) {
 			kvm_event(a, t, d->kind, ts);
 			if (apicid == t->vcpu_id)
-				evidence_post(a, t, vec);
+				evidence_post(t, vec);
 		}
 		if (a->nhalted)
 			evidence_accept(a, pid, cpu, apicid, vec,
@@ -461,7 +460,7 @@ static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint
 		c->hrtimer_pid = pid;
 		c->hrtimer_kind = hrtimer_kind(a, fval(a, r, d->f[0]));
 		if (t && t->vcpu && t->ctx == CTX_HALTED)
-			evidence_timer_on_self(a, t, c->hrtimer_kind);
+			evidence_timer_on_self(t, c->hrtimer_kind);
 		break;
 	case K_HRT_EXIT:
 		hrtimer_close(c);
@@ -471,7 +470,7 @@ static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint
 			t->did_io = true;
 		break;
 	case K_PRINT:
-		on_marker(a, fstr(r, d->f[0], buf, sizeof(buf)), ts);
+		on_marker(a, fstr(r, d->f[0], buf, sizeof(buf)));
 		break;
 	default:
 		if (t)
@@ -517,7 +516,7 @@ void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts)
 	}
 	pid = tep_data_pid(a->tep, r);
 	n = named_pids(a, r, pids);
-	involved = explain_involves(a, r, pid, 0, pids, n);
+	involved = explain_involves(a, pid, pids, n);
 	dispatch_one(a, r, cpu, ts);
 	explain_emit(a, r, involved);
 }

@@ -123,12 +123,9 @@ void explain_free(struct explain *ex)
 	free(ex);
 }
 
-/* Does @r involve a chosen vCPU thread (as its task, or named by a sched event)? */
-bool explain_involves(struct analyzer *a, struct tep_record *r, int pid, int kind,
-		      const int *pids, int npids)
+/* Does a record involve a chosen vCPU thread (as its task, or named by it)? */
+bool explain_involves(struct analyzer *a, int pid, const int *pids, int npids)
 {
-	(void)r;
-	(void)kind;
 	if (explain_selected(a, pid))
 		return true;
 	for (int i = 0; i < npids; i++)

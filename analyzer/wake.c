@@ -156,17 +156,15 @@ void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int ve
 }
 
 /* A vector seen on @t itself after its wake (accept for itself, kvm_inj_virq). */
-void evidence_post(struct analyzer *a, struct thread *t, int vec)
+void evidence_post(struct thread *t, int vec)
 {
-	(void)a;
 	if (t->pw.active && t->pw.ev.post_vector < 0)
 		t->pw.ev.post_vector = vec;
 }
 
 /* An hrtimer runs on @t's own CPU while it halt-polls. */
-void evidence_timer_on_self(struct analyzer *a, struct thread *t, int kind)
+void evidence_timer_on_self(struct thread *t, int kind)
 {
-	(void)a;
 	if (t->ctx == CTX_HALTED && kind == 1 && t->ev.waker < 0) {
 		t->ev.flags |= EV_TIMER_FN | EV_CONTEXT;
 		t->ev.waker = t->tid;
