@@ -506,10 +506,10 @@ void sched_switch_in(struct analyzer *a, struct thread *t, int cpu, uint64_t ts)
 void sched_wake(struct analyzer *a, struct thread *t, int waker, int cpu, int target_cpu,
 		uint64_t ts)
 {
+	if (target_cpu >= 0 && target_cpu < a->ncpus)
+		t->cpu = target_cpu;	/* its last known CPU, even if nothing changes */
 	if (t->sched == SCH_ON || t->sched == SCH_RUNNABLE)
 		return;
-	if (target_cpu >= 0 && target_cpu < a->ncpus)
-		t->cpu = target_cpu;
 	if (t->ctx == CTX_HALTED) {
 		capture_waker(a, t, waker, cpu);
 		t->halt_confirmed = true;
