@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # check_vmm.py: checks vmwait-vmm's JSON (and the trace of its run) against what was asked.
-"""Usage: check_vmm.py PREFIX JSON VCPUS ROTATE PHASES [TRACE]
+"""Usage: check_vmm.py PREFIX JSON VCPUS ROTATE PHASES [TRACE [CLOCK]]
 
 PHASES is the list given to vmwait-vmm, fully spelled: NAME:REPEAT:DURATION_NS,...
+CLOCK is the trace clock of TRACE; with "mono" its timestamps are compared with
+the expiry of the LAPIC timer's hrtimer (CLOCK_MONOTONIC).
 Prints one line per check: "ok NAME", "not ok NAME: why" or "skip NAME: why".
 Every trace check counts events of this VMM's own threads only (tids from the
 JSON), so other VMs running at the same time do not disturb it.
@@ -11,8 +13,13 @@ import json
 import re
 import sys
 
-WAIT_REASON = {"timer": "timer", "pit": "timer", "ipi": "ipi", "disk": "disk", "net": "net"}
-VEC = {"timer": 236, "pit": 48, "ipi": 253, "disk": 65, "net": 81}
+WAIT_REASON = {"timer": "timer", "pit": "timer", "ipi": "ipi", "disk": "disk", "net": "net",
+               "tscdl": "timer"}
+VEC = {"timer": 236, "pit": 48, "ipi": 253, "disk": 65, "net": 81, "tscdl": 236}
+# How the trace shows who woke the vCPU: the LAPIC timer's hrtimer for both LAPIC modes.
+WAKER = {"tscdl": "timer"}
+TSCDL_LVTT = 0x400ec            # LVT timer: mode 0b10 (TSC-deadline), vector 0xec
+TSCDL_SLACK_NS = 10000          # KVM's timer advance (at most 5 us), clock skew, rounding
 
 out = []
 
@@ -84,7 +91,10 @@ def check_json(p, d, nvcpus, rotate, exp):
         "net": tuple(dv.get("net", {}).get(k)
                      for k in ("gsi", "vector", "msi_address", "doorbell_port")),
         "pio": dv.get("pio")})
+    eq(p + "devices_tscdl", {"vector": 236, "msr": 0x6e0}, dv.get("tscdl"))
     eq(p + "halt_poll_disabled", 0, d.get("kvm", {}).get("halt_poll_ns"))
+    if any(e["name"] == "tscdl" for e in exp):
+        eq(p + "kvm_tsc_deadline", True, d.get("kvm", {}).get("tsc_deadline"))
     ph = d.get("phases", [])
     eq(p + "phases", [e["name"] for e in exp], [x.get("name") for x in ph])
     totals = {"timer": 0, "ipi": 0, "disk": 0, "net": 0}
@@ -125,7 +135,7 @@ def check_json(p, d, nvcpus, rotate, exp):
             eq(n + "no_waits", {}, w)
             eq(n + "no_halts", 0, x.get("halts"))
         eq(n + "pio_writes", sum(e["pio"]), x.get("pio_writes"))
-        if e["name"] in ("timer", "pit", "spin"):
+        if e["name"] in ("timer", "tscdl", "pit", "spin"):
             # every iteration lasts at least its duration (1% slack: PIT counts are rounded down)
             eq(n + "elapsed_at_least_duration", True,
                (x.get("elapsed_ns") or 0) >= e["repeat"] * e["dur"] * 99 // 100)
@@ -133,7 +143,7 @@ def check_json(p, d, nvcpus, rotate, exp):
     eq(p + "totals", totals, {k: tw.get(k, {}).get("count") for k in totals})
 
 
-LINE = re.compile(r"^\s*(.*?)-(\d+)\s+\[(\d+)\]\s+(?:\S+\s+)?([\d.]+):\s+(\w+):\s?(.*)$")
+LINE = re.compile(r"^\s*(.*?)-(\d+)\s+\[(\d+)\]\s+(?:(\S+)\s+)?(\d+)\.(\d+):\s+(\w+):\s?(.*)$")
 
 
 def parse_trace(path):
@@ -148,7 +158,9 @@ def parse_trace(path):
                 continue
             m = LINE.match(line)
             if m:
-                ev.append((m.group(1), int(m.group(2)), int(m.group(3)), m.group(5), m.group(6)))
+                ts = int(m.group(5)) * 1000000000 + int(m.group(6).ljust(9, "0")[:9])
+                ev.append((m.group(1), int(m.group(2)), int(m.group(3)), m.group(7), m.group(8),
+                           ts, m.group(4) or ""))
     return ev, lost
 
 
@@ -157,7 +169,97 @@ def field(rest, key):
     return m.group(1) if m else None
 
 
-def check_trace(p, d, nvcpus, exp, path):
+def check_tscdl(p, d, exp, ev, retried, clock):
+    """The waits of the tscdl phases, one by one on their vCPU thread: LVTT set to
+    TSC-deadline mode, one WRMSR 0x6e0, then a blocking halt that the hrtimer
+    apic_timer_fn ends from hardirq context (the wake: sched_waking there, then
+    kvm_vcpu_wakeup on the vCPU), vector 236 accepted by the vCPU thread before its
+    next userspace exit, and the hrtimer armed for the asked deadline: between the
+    LVTT write + DURATION (RDTSC came after it) and the WRMSR + DURATION."""
+    want = {}           # vcpu -> the DURATION of each of its tscdl waits, in order
+    for e in exp:
+        if e["name"] == "tscdl":
+            for t, _ in e["waits"]:
+                want.setdefault(t, []).append(e["dur"])
+    if not want:
+        return
+    if retried:
+        skip(p + "trace_tscdl", "a timer iteration was retried: counts are not exact")
+        return
+    vt = {v["tid"]: v["vcpu"] for v in d["vcpus"]}
+    st = {tid: {"mode": None, "lvtt": None, "armed": None, "expires": None, "wait": None}
+          for tid in vt}
+    lvtt, msr, waits = {}, {}, {}
+    timer_ctx = {}      # cpu -> (pid, hrtimer function) of the last expiry since a switch
+    waking = {}         # vCPU tid -> what woke it, as seen in the waker's context
+    for comm, tid, cpu, name, rest, ts, flags in ev:
+        if name == "sched_switch":
+            timer_ctx.pop(cpu, None)
+            continue
+        if name == "hrtimer_expire_entry":
+            timer_ctx[cpu] = (tid, field(rest, "function"))
+            continue
+        if name == "sched_waking":
+            wp = int(field(rest, "pid") or -1)
+            if wp in vt:
+                fn = timer_ctx.get(cpu)
+                waking[wp] = "%s %s" % (fn[1] if fn and fn[0] == tid else "%s-%d" % (comm, tid),
+                                        "hardirq" if "h" in flags.lower() else "task")
+            continue
+        if tid not in vt:
+            continue
+        v, s = vt[tid], st[tid]
+        if name == "kvm_apic":
+            m = re.match(r"apic_write APIC_(LVTT|TMICT) = 0x(\w+)", rest)
+            if m and m.group(1) == "LVTT":
+                val = int(m.group(2), 16)
+                s["mode"] = "tscdl" if (val >> 17) & 3 == 2 else "other"
+                s["lvtt"], s["expires"] = ts, None
+                if s["mode"] == "tscdl":
+                    lvtt[(v, val)] = lvtt.get((v, val), 0) + 1
+            elif m:
+                s["mode"] = "other"
+        elif name == "kvm_msr" and rest.startswith("msr_write 6e0 "):
+            k = (v, "#GP" if "#GP" in rest else "ok")
+            msr[k] = msr.get(k, 0) + 1
+            if s["mode"] == "tscdl" and k[1] == "ok":
+                s["armed"] = (s["lvtt"], ts)
+        elif name == "hrtimer_start" and field(rest, "function") == "apic_timer_fn":
+            s["expires"] = int(field(rest, "expires"))
+        elif name == "kvm_vcpu_wakeup" and s["armed"]:
+            s["wait"] = {"waker": waking.pop(tid, None), "vec": None, "armed": s["armed"],
+                         "expires": s["expires"]}
+            waits.setdefault(v, []).append(s["wait"])
+            s["armed"] = None
+        elif name == "kvm_apic_accept_irq" and s["wait"] and s["wait"]["vec"] is None:
+            m = re.match(r"apicid (\w+) vec (\d+)", rest)
+            if m and int(m.group(1), 16) == v:
+                s["wait"]["vec"] = int(m.group(2))
+        elif name == "kvm_userspace_exit":
+            s["wait"] = None
+    eq(p + "trace_tscdl_lvtt", sorted(((v, TSCDL_LVTT), len(w)) for v, w in want.items()),
+       sorted(lvtt.items()))
+    eq(p + "trace_tscdl_msr_writes", sorted(((v, "ok"), len(w)) for v, w in want.items()),
+       sorted(msr.items()))
+    eq(p + "trace_tscdl_waits",
+       sorted((v, [("apic_timer_fn hardirq", 236)] * len(w)) for v, w in want.items()),
+       sorted((v, [(x["waker"], x["vec"]) for x in w]) for v, w in waits.items()))
+    if clock != "mono":
+        skip(p + "trace_tscdl_deadline", "trace clock %s, not mono" % clock)
+        return
+    bad = []
+    for v, durs in sorted(want.items()):
+        for i, (dur, x) in enumerate(zip(durs, waits.get(v, []))):
+            (lv, wr), exp_ns = x["armed"], x["expires"]
+            lo, hi = lv + dur - TSCDL_SLACK_NS, wr + dur + TSCDL_SLACK_NS
+            if exp_ns is None or not lo <= exp_ns <= hi:
+                bad.append("vCPU %d wait %d: hrtimer expires at %s, not within [LVTT write "
+                           "%d + %d - slack, WRMSR %d + %d + slack]" % (v, i, exp_ns, lv, dur,
+                                                                        wr, dur))
+    eq(p + "trace_tscdl_deadline", [], bad)
+
+
+def check_trace(p, d, nvcpus, exp, path, clock):
     ev, lost = parse_trace(path)
     eq(p + "trace_no_lost_events", 0, lost)
     pid = d["pid"]
@@ -170,7 +272,7 @@ def check_trace(p, d, nvcpus, exp, path):
     # The comm shown for each of our threads, as it emitted events ("<...>": the
     # kernel's comm cache, shared with the whole machine, had lost it).
     seen = {}
-    for comm, tid, cpu, name, rest in ev:
+    for comm, tid, cpu, name, rest, _, _ in ev:
         if tid in names and comm != "<...>":
             seen.setdefault(tid, set()).add(comm)
     eq(p + "trace_thread_names", {t: {names[t]} for t in names},
@@ -183,10 +285,10 @@ def check_trace(p, d, nvcpus, exp, path):
     want_pio = {}       # (vcpu, port) -> count
     for e in exp:
         for t, s in e["waits"]:
-            cls = e["name"] if s is None else "ipi%d" % s
+            cls = WAKER.get(e["name"], e["name"]) if s is None else "ipi%d" % s
             want_wake[(t, cls)] = want_wake.get((t, cls), 0) + 1
-            emitter = {"timer": "vcpu%d" % t, "pit": "pit", "disk": "disk", "net": "vhost",
-                       "ipi": "vcpu%d" % (s if s is not None else 0)}[e["name"]]
+            emitter = {"timer": "vcpu%d" % t, "tscdl": "vcpu%d" % t, "pit": "pit", "disk": "disk",
+                       "net": "vhost", "ipi": "vcpu%d" % (s if s is not None else 0)}[e["name"]]
             key = (emitter, t, VEC[e["name"]])
             want_acc[key] = want_acc.get(key, 0) + 1
             if e["name"] in ("disk", "net"):
@@ -216,7 +318,7 @@ def check_trace(p, d, nvcpus, exp, path):
     #                              the vCPU's state then)
     last_out = {}       # vCPU tid -> prev_state of its last switch-out
     timer_ctx = {}      # cpu -> (pid, function) of the last hrtimer_expire_entry since a switch
-    for comm, tid, cpu, name, rest in ev:
+    for comm, tid, cpu, name, rest, _, _ in ev:
         if name == "sched_switch":
             timer_ctx.pop(cpu, None)
             pp = field(rest, "prev_pid")
@@ -298,7 +400,7 @@ def check_trace(p, d, nvcpus, exp, path):
             if e["name"] not in WAIT_REASON:
                 continue
             for v in x["waits"][WAIT_REASON[e["name"]]]["vcpus"]:
-                k = (v["vcpu"], e["name"])
+                k = (v["vcpu"], WAKER.get(e["name"], e["name"]))
                 want_ns[k] = want_ns.get(k, 0) + v["halt_ns"]
         eq(p + "trace_wakeup_time_is_halt_ns", sorted(want_ns.items()), sorted(got_ns.items()))
         eq(p + "trace_accept_irq", sorted(want_acc.items()), sorted(got_acc.items()))
@@ -335,10 +437,11 @@ def check_trace(p, d, nvcpus, exp, path):
     eq(p + "trace_set_irq", sorted(want_set.items()), sorted(set_irq.items()))
     if not retried:
         eq(p + "trace_pic_masked", 2 * count["pit"], pic)
+    check_tscdl(p, d, exp, ev, retried, clock)
 
 
 def main():
-    if len(sys.argv) not in (6, 7):
+    if len(sys.argv) not in (6, 7, 8):
         sys.stderr.write(__doc__)
         return 2
     p, jpath, nvcpus, rotate, plist = sys.argv[1:6]
@@ -357,9 +460,9 @@ def main():
         return 0
     ok(p + "json")
     check_json(p, d, nvcpus, rotate, exp)
-    if len(sys.argv) == 7:
+    if len(sys.argv) >= 7:
         try:
-            check_trace(p, d, nvcpus, exp, sys.argv[6])
+            check_trace(p, d, nvcpus, exp, sys.argv[6], sys.argv[7] if len(sys.argv) == 8 else None)
         except (OSError, KeyError, TypeError, ValueError) as e:
             nok(p + "trace", "cannot check: %r" % (e,))
     print("\n".join(out))

@@ -51,6 +51,8 @@ cmd_loop:
 	je	op_pio
 	cmp	$OP_ROUTE, %eax
 	je	op_route
+	cmp	$OP_TSCDL, %eax
+	je	op_tscdl
 	mov	$0x100, %eax		/* unknown command: reported as "vector" 256 */
 	jmp	panic
 
@@ -62,6 +64,31 @@ op_timer:				/* LAPIC one-shot, bus clock 1 GHz, divide by 1 */
 	mov	$VEC_TIMER, %ebx
 	call	wait_vec
 	jmp	cmd_loop
+
+/*
+ * LAPIC TSC-deadline mode: LVTT mode 0b10, then IA32_TSC_DEADLINE = TSC + arg1:arg0.
+ * In xAPIC mode the MMIO write and the WRMSR are not serialized; Linux puts an
+ * MFENCE between them, which KVM's instruction emulator fails on. Reading LVTT
+ * back (uncached, so after the write) orders them as well, and shows whether
+ * the LAPIC took the mode: one without TSC-deadline keeps bits 18:17 at 0.
+ */
+op_tscdl:
+	movl	$(LVTT_TSCDL | VEC_TIMER), LAPIC_BASE + LAPIC_LVTT
+	mov	LAPIC_BASE + LAPIC_LVTT, %ecx
+	mov	%ecx, %eax
+	and	$LVTT_MODE, %eax
+	cmp	$LVTT_TSCDL, %eax
+	jne	1f
+	rdtsc
+	add	%fs:PC_ARG0, %eax
+	adc	%fs:PC_ARG1, %edx
+	mov	$MSR_TSC_DEADLINE, %ecx
+	wrmsr
+	mov	$VEC_TIMER, %ebx
+	call	wait_vec
+	jmp	cmd_loop
+1:	mov	$PANIC_NO_TSCDL, %eax	/* ecx = LVTT as read back */
+	jmp	panic
 
 op_pit:					/* channel 0, lobyte/hibyte, mode 0 (one shot), binary */
 	mov	$0x30, %al

@@ -36,6 +36,7 @@
 #define PORT_NET	0x520	/* out: net doorbell, an ioeventfd that wakes the vhost thread */
 #define PORT_PIO	0x530	/* out: a plain port write, counted by the VMM */
 #define PORT_PANIC	0x5f0	/* out: the guest took an exception (eax = vector) */
+#define PANIC_NO_TSCDL	0x101	/* eax for PORT_PANIC: the LAPIC kept LVTT out of TSC-deadline mode */
 
 /* Interrupt vectors and lines. */
 #define VEC_PIT		0x30	/* IRQ0, as Linux's IRQ0_VECTOR */
@@ -57,6 +58,7 @@
 #define OP_SPIN		7	/* arg0/arg1 = TSC ticks (lo/hi): spin on RDTSC */
 #define OP_PIO		8	/* arg0 = number of writes to PORT_PIO */
 #define OP_ROUTE	9	/* arg0 = IOAPIC pin, arg1 = low dword, arg2 = dest APIC id */
+#define OP_TSCDL	10	/* arg0/arg1 = TSC ticks (lo/hi): TSC-deadline at RDTSC + ticks; halt */
 
 /* Local APIC and IOAPIC (in-kernel, reached by MMIO). */
 #define LAPIC_BASE	0xfee00000
@@ -70,6 +72,9 @@
 #define LAPIC_TMICT	0x380
 #define LAPIC_TDCR	0x3e0
 #define LVT_MASKED	0x10000
+#define LVTT_MODE	0x60000		/* LVT timer mode, bits 18:17 */
+#define LVTT_TSCDL	0x40000		/* 0b10: TSC-deadline */
+#define MSR_TSC_DEADLINE 0x6e0		/* IA32_TSC_DEADLINE */
 #define IOAPIC_BASE	0xfec00000
 
 #endif

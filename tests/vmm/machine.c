@@ -188,7 +188,11 @@ int vcpu_wait_blocked(struct vmm *m, struct vcpu *v, uint64_t timeout_ns)
 	return 0;
 }
 
-/* CPUID for one vCPU: everything KVM supports, with this vCPU's APIC id. */
+/*
+ * CPUID for one vCPU: everything KVM supports, with this vCPU's APIC id, and
+ * TSC-deadline (1:ECX bit 24) where the in-kernel LAPIC has it: older kernels
+ * leave it out of KVM_GET_SUPPORTED_CPUID (QEMU adds it the same way).
+ */
 static int setup_cpuid(struct vmm *m, struct vcpu *v)
 {
 	int n = 128, r;
@@ -211,10 +215,13 @@ static int setup_cpuid(struct vmm *m, struct vcpu *v)
 	for (i = 0; i < (int)c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
-		if (e->function == 1)
+		if (e->function == 1) {
 			e->ebx = (e->ebx & 0x00ffffff) | ((uint32_t)v->id << 24);
-		else if (e->function == 0xb || e->function == 0x1f)
+			if (m->tsc_deadline)
+				e->ecx |= 1U << 24;
+		} else if (e->function == 0xb || e->function == 0x1f) {
 			e->edx = v->id;
+		}
 	}
 	r = ioctl(v->fd, KVM_SET_CPUID2, c);
 out:
@@ -364,6 +371,7 @@ int machine_open(struct vmm *m, char *err, size_t errlen)
 	}
 	if (load_guest(m, err, errlen) < 0)
 		return -1;
+	m->tsc_deadline = ioctl(m->vm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	m->have_stats = true;
 	for (i = 0; i < m->nvcpus; i++) {
 		struct vcpu *v = &m->vcpus[i];
@@ -428,12 +436,19 @@ static int handle_io(struct vmm *m, struct vcpu *v)
 		pthread_mutex_unlock(&m->lock);
 		return 0;
 	case PORT_PANIC: {
+		uint32_t *pc = (uint32_t *)(m->mem + PERCPU_BASE + v->id * PERCPU_SIZE);
 		struct kvm_regs r;
 
 		memset(&r, 0, sizeof(r));
 		ioctl(v->fd, KVM_GET_REGS, &r);
 		if (val == 0x100)
 			vmm_fail(m, "vCPU %d: guest got an unknown command", v->id);
+		else if (val == PANIC_NO_TSCDL)
+			vmm_fail(m, "phase tscdl: no TSC-deadline timer on this host (the LAPIC of "
+				 "vCPU %d left LVTT at 0x%llx)", v->id, (unsigned long long)r.rcx);
+		else if (val == 13 && pc[PC_OP / 4] == OP_TSCDL)
+			vmm_fail(m, "phase tscdl: no TSC-deadline timer on this host (WRMSR 0x%x "
+				 "raised #GP on vCPU %d)", MSR_TSC_DEADLINE, v->id);
 		else
 			vmm_fail(m, "vCPU %d: guest exception %u (stack: 0x%llx 0x%llx)", v->id, val,
 				 (unsigned long long)r.rcx, (unsigned long long)r.rbx);

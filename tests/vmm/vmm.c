@@ -10,17 +10,27 @@
 
 #include "vmm.h"
 
-enum kind { K_TIMER, K_PIT, K_IPI, K_DISK, K_NET, K_SPIN, K_PIO, K_COUNT };
+enum kind { K_TIMER, K_PIT, K_IPI, K_DISK, K_NET, K_SPIN, K_PIO, K_TSCDL, K_COUNT };
 enum reason { R_TIMER, R_IPI, R_DISK, R_NET, R_NONE };
 
 static const char *const kind_names[K_COUNT] = {
-	"timer", "pit", "ipi", "disk", "net", "spin", "pio"
+	"timer", "pit", "ipi", "disk", "net", "spin", "pio", "tscdl"
 };
 static const char *const reason_names[R_NONE] = { "timer", "ipi", "disk", "net" };
-static const int kind_reason[K_COUNT] = { R_TIMER, R_TIMER, R_IPI, R_DISK, R_NET, R_NONE, R_NONE };
+static const int kind_reason[K_COUNT] = {
+	R_TIMER, R_TIMER, R_IPI, R_DISK, R_NET, R_NONE, R_NONE, R_TIMER
+};
 
 #define MAX_PHASES	64
 #define PIT_HZ		1193182ULL
+#define TSCDL_LATE_NS	2000000000ULL	/* a TSC-deadline wait later than this is a failure */
+#define TSCDL_EARLY_NS	10000ULL	/* KVM's timer advance (at most 5 us) and clock skew */
+
+/* Phases whose wait is a guest timer (retried when it fires before the halt). */
+static bool is_timer(int kind)
+{
+	return kind == K_TIMER || kind == K_PIT || kind == K_TSCDL;
+}
 
 struct phase {
 	int kind;
@@ -100,11 +110,11 @@ static void usage(FILE *f)
 "\n"
 "  -c, --vcpus N         vCPUs, 1-4 (default 2; the ipi phase needs 2)\n"
 "  -p, --phases LIST     comma-separated NAME[:REPEAT[:DURATION]], run in order;\n"
-"                        names: timer pit ipi disk net spin pio (default: all;\n"
-"                        without ipi when there is one vCPU)\n"
+"                        names: timer tscdl pit ipi disk net spin pio (default:\n"
+"                        all but tscdl; without ipi when there is one vCPU)\n"
 "  -n, --repeat N        default REPEAT of a phase (default 3)\n"
-"  -d, --duration D      default DURATION of timer, pit and spin (default 2ms;\n"
-"                        units ns, us, ms, s; pit at most 54ms)\n"
+"  -d, --duration D      default DURATION of timer, tscdl, pit and spin (default\n"
+"                        2ms; units ns, us, ms, s; pit at most 54ms)\n"
 "  -o, --json FILE       write the JSON to FILE instead of stdout\n"
 "      --rotate          run iteration k on vCPU k%%N (ipi: vCPU k%%N to (k+1)%%N);\n"
 "                        default: vCPU 0 (ipi: vCPU 0 to vCPU 1)\n"
@@ -115,11 +125,13 @@ static void usage(FILE *f)
 "      --timeout SEC     give up after SEC seconds (default 60)\n"
 "  -h, --help            this help\n"
 "\n"
-"Phases: timer = LAPIC one-shot (vector 0xec), then HLT; pit = PIT channel 0\n"
-"one-shot through IOAPIC pin 0 (vector 0x30); ipi = fixed IPI 0xfd to a halted\n"
-"vCPU; disk = doorbell port 0x510, the 'IO disk' thread reads a block and raises\n"
-"GSI 17 (vector 0x41); net = doorbell port 0x520 (ioeventfd), the 'vhost-<pid>'\n"
-"thread does a UDP round trip on loopback and sends an MSI (vector 0x51);\n"
+"Phases: timer = LAPIC one-shot (vector 0xec), then HLT; tscdl = LAPIC\n"
+"TSC-deadline mode (vector 0xec, WRMSR 0x6e0 = RDTSC + DURATION), then HLT;\n"
+"pit = PIT channel 0 one-shot through IOAPIC pin 0 (vector 0x30); ipi = fixed\n"
+"IPI 0xfd to a halted vCPU; disk = doorbell port 0x510, the 'IO disk' thread\n"
+"reads a block and raises GSI 17 (vector 0x41); net = doorbell port 0x520\n"
+"(ioeventfd), the 'vhost-<pid>' thread does a UDP round trip on loopback and\n"
+"sends an MSI (vector 0x51);\n"
 "spin = compute for DURATION without exits; pio = REPEAT writes to port 0x530.\n"
 "Exit status: 0 on success, 1 on error (one line on stderr), 2 on bad usage.\n");
 }
@@ -207,7 +219,7 @@ static int parse_phases(const struct opts *o)
 			fprintf(stderr, "vmwait-vmm: bad duration '%s' for phase %s\n", dur, tok);
 			goto out;
 		}
-		if ((k == K_TIMER || k == K_PIT) && p->dur_ns < 1000) {
+		if (is_timer(k) && p->dur_ns < 1000) {
 			fprintf(stderr, "vmwait-vmm: phase %s needs a duration of at least 1us\n", tok);
 			goto out;
 		}
@@ -250,10 +262,13 @@ static int give_cmd(struct vmm *m, struct vcpu *v, uint32_t op, uint32_t a0, uin
 	return 0;
 }
 
-/* Wait until the vCPU asks for its next command; returns when it did, in *at. */
-static int wait_idle(struct vmm *m, struct vcpu *v, uint64_t *at)
+/*
+ * Wait until the vCPU asks for its next command, at most until LIMIT (monotonic
+ * ns); returns 0 when it did (when, in *at), ETIMEDOUT, or -1 when stopping.
+ */
+static int wait_idle_until(struct vmm *m, struct vcpu *v, uint64_t *at, uint64_t limit)
 {
-	struct timespec ts = { deadline_ns / 1000000000ULL, deadline_ns % 1000000000ULL };
+	struct timespec ts = { limit / 1000000000ULL, limit % 1000000000ULL };
 	int r = 0;
 
 	pthread_mutex_lock(&m->lock);
@@ -263,6 +278,14 @@ static int wait_idle(struct vmm *m, struct vcpu *v, uint64_t *at)
 		*at = v->idle_ns;
 	r = v->idle && !m->stop ? 0 : (r == ETIMEDOUT ? ETIMEDOUT : -1);
 	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+/* Wait until the vCPU asks for its next command; returns when it did, in *at. */
+static int wait_idle(struct vmm *m, struct vcpu *v, uint64_t *at)
+{
+	int r = wait_idle_until(m, v, at, deadline_ns);
+
 	if (r == ETIMEDOUT)
 		vmm_fail(m, "timed out (vCPU %d did not come back; see --timeout)", v->id);
 	return r ? -1 : 0;
@@ -286,7 +309,8 @@ static int one_wait(struct vmm *m, struct phase *p, int k, bool rotate)
 	struct vcpu *t = &m->vcpus[rotate ? k % n : 0];
 	struct vcpu *s = &m->vcpus[rotate ? k % n : 0];
 	struct halt_snap a, b;
-	uint64_t back = 0, raise = 0, kick = 0;
+	uint64_t back = 0, raise = 0, kick = 0, t0, limit;
+	int r;
 
 	if (p->kind == K_IPI)
 		t = &m->vcpus[rotate ? (k + 1) % n : 1];
@@ -296,6 +320,8 @@ static int one_wait(struct vmm *m, struct phase *p, int k, bool rotate)
 		return -1;
 	for (;;) {
 		vcpu_halt_snap(m, t, &a);
+		t0 = now_ns();
+		limit = deadline_ns;
 		switch (p->kind) {
 		case K_TIMER:
 			if (give_cmd(m, t, OP_TIMER, p->dur_ns, 0, 0) < 0)
@@ -305,6 +331,15 @@ static int one_wait(struct vmm *m, struct phase *p, int k, bool rotate)
 			if (give_cmd(m, t, OP_PIT, p->dur_ns * PIT_HZ / 1000000000ULL, 0, 0) < 0)
 				return -1;
 			break;
+		case K_TSCDL: {		/* the guest adds this to its RDTSC */
+			uint64_t ticks = p->dur_ns * m->tsc_khz / 1000000ULL;
+
+			if (give_cmd(m, t, OP_TSCDL, (uint32_t)ticks, (uint32_t)(ticks >> 32), 0) < 0)
+				return -1;
+			if (t0 + p->dur_ns + TSCDL_LATE_NS < limit)
+				limit = t0 + p->dur_ns + TSCDL_LATE_NS;
+			break;
+		}
 		case K_IPI:
 			if (give_cmd(m, t, OP_IPI_WAIT, 0, 0, 0) < 0 ||
 			    vcpu_wait_blocked(m, t, 2000000000ULL) < 0 ||
@@ -325,8 +360,24 @@ static int one_wait(struct vmm *m, struct phase *p, int k, bool rotate)
 			break;
 		}
 		}
-		if (wait_idle(m, t, &back) < 0)
+		r = wait_idle_until(m, t, &back, limit);
+		if (r == ETIMEDOUT && limit < deadline_ns) {
+			vmm_fail(m, "phase tscdl: the TSC-deadline timer of vCPU %d did not fire within "
+				 "%llu ms of its deadline (the guest's TSC and KVM's disagree?)", t->id,
+				 TSCDL_LATE_NS / 1000000);
 			return -1;
+		}
+		if (r == ETIMEDOUT)
+			vmm_fail(m, "timed out (vCPU %d did not come back; see --timeout)", t->id);
+		if (r)
+			return -1;
+		/* Never before the deadline: RDTSC came after t0 (KVM may fire 5 us early). */
+		if (p->kind == K_TSCDL && back - t0 + TSCDL_EARLY_NS + p->dur_ns / 1000 < p->dur_ns) {
+			vmm_fail(m, "phase tscdl: the TSC-deadline timer of vCPU %d fired %llu ns after "
+				 "it was armed for %llu ns (the guest's TSC and KVM's disagree?)", t->id,
+				 (unsigned long long)(back - t0), (unsigned long long)p->dur_ns);
+			return -1;
+		}
 		if (p->kind == K_DISK || p->kind == K_NET) {
 			struct device *d = p->kind == K_DISK ? &m->disk : &m->net;
 
@@ -342,13 +393,13 @@ static int one_wait(struct vmm *m, struct phase *p, int k, bool rotate)
 			break;
 		/* A timer that fired before the vCPU blocked: not a wait; try again. */
 		p->retries++;
-		if ((p->kind == K_TIMER || p->kind == K_PIT) && p->retries > (uint64_t)p->repeat + 3) {
+		if (is_timer(p->kind) && p->retries > (uint64_t)p->repeat + 3) {
 			vmm_fail(m, "phase %s: the timer fired before vCPU %d halted in %llu tries "
 				 "(duration too short for this host?)", kind_names[p->kind], t->id,
 				 (unsigned long long)p->retries);
 			return -1;
 		}
-		if (p->kind != K_TIMER && p->kind != K_PIT) {
+		if (!is_timer(p->kind)) {
 			vmm_fail(m, "phase %s, iteration %d: KVM counted %llu blocking halts, %llu polled, "
 				 "%llu HLT exits on vCPU %d (expected 1, 0, 1)", kind_names[p->kind], k,
 				 (unsigned long long)(b.waited - a.waited),
@@ -441,10 +492,12 @@ static void print_json(FILE *f, struct vmm *m, const struct opts *o)
 		fprintf(f, "%ld", m->halt_poll_ns);
 	else
 		fprintf(f, "null");
-	fprintf(f, ",\"stats\":%s,\"wchan\":%s,\"tsc_khz\":%u},\n",
-		m->have_stats ? "true" : "false", m->have_wchan ? "true" : "false", m->tsc_khz);
+	fprintf(f, ",\"stats\":%s,\"wchan\":%s,\"tsc_khz\":%u,\"tsc_deadline\":%s},\n",
+		m->have_stats ? "true" : "false", m->have_wchan ? "true" : "false", m->tsc_khz,
+		m->tsc_deadline ? "true" : "false");
 	fprintf(f, " \"devices\":{\"timer\":{\"vector\":%d},\"ipi\":{\"vector\":%d},\n", VEC_TIMER,
 		VEC_IPI);
+	fprintf(f, "  \"tscdl\":{\"vector\":%d,\"msr\":%d},\n", VEC_TIMER, MSR_TSC_DEADLINE);
 	fprintf(f, "  \"pit\":{\"gsi\":%d,\"ioapic_pin\":%d,\"vector\":%d},\n", GSI_PIT, GSI_PIT, VEC_PIT);
 	fprintf(f, "  \"disk\":{\"gsi\":%d,\"ioapic_pin\":%d,\"vector\":%d,\"doorbell_port\":%d,"
 		"\"doorbell\":\"exit\",\"file\":\"%s\",\"o_direct\":%s,\"block_size\":%d},\n",
@@ -463,7 +516,7 @@ static void print_json(FILE *f, struct vmm *m, const struct opts *o)
 		r = kind_reason[p->kind];
 		fprintf(f, "%s\n  {\"name\":\"%s\",\"repeat\":%d,\"duration_ns\":", k ? "," : "",
 			kind_names[p->kind], p->repeat);
-		if (p->kind == K_TIMER || p->kind == K_PIT || p->kind == K_SPIN)
+		if (is_timer(p->kind) || p->kind == K_SPIN)
 			fprintf(f, "%llu", (unsigned long long)p->dur_ns);
 		else
 			fprintf(f, "null");
@@ -649,6 +702,12 @@ int main(int argc, char **argv)
 		goto out;
 	if (machine_open(m, err, sizeof(err)) < 0)
 		goto out;
+	for (i = 0; i < nphases; i++)
+		if (phases[i].kind == K_TSCDL && !m->tsc_deadline) {
+			snprintf(err, sizeof(err), "phase tscdl: no TSC-deadline timer on this host "
+				 "(no KVM_CAP_TSC_DEADLINE_TIMER)");
+			goto out;
+		}
 	if (machine_start_vcpus(m) < 0 || devices_start(m) < 0)
 		goto stop;
 	for (i = 0; i < m->nvcpus; i++)		/* each vCPU initializes and asks for work */

@@ -67,6 +67,7 @@ struct vmm {
 		long data_offset, data_size;
 	} st;
 	uint32_t tsc_khz;
+	bool tsc_deadline;	/* KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC has the mode */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* the controller's: vCPU idle, thread started, stop */
