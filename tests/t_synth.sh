@@ -39,7 +39,9 @@ gen() {
 	spans_ok "$name"
 }
 
-# Every vCPU's states sum to its span, its preempted time to its preemptors.
+# Every vCPU's states sum to its span, its preempted time to its preemptors;
+# a vCPU's span runs to the end of the trace (an L2 vCPU's may stop short: a
+# loss drops it until its next VM-enter).
 spans_ok() {
 	command -v python3 > /dev/null || { skip "$1 spans" "no python3"; return; }
 	check_eq "$1 states sum to spans, credits to preempted" "ok" "$(python3 - "$T/$1.json" <<'PY'
@@ -47,11 +49,12 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 bad = []
 for vm in r["vms"]:
-    vs = list(vm["vcpus"]) + [v for n in vm["nested"] for v in n["vcpus"]]
-    for v in vs:
+    l2 = [v for n in vm["nested"] for v in n["vcpus"]]
+    for v in list(vm["vcpus"]) + l2:
         if sum(v["states_ns"].values()) != v["span_ns"]:
             bad.append("span %s" % v["tid"])
-        if v["first_ns"] + v["span_ns"] != r["trace"]["end_ns"]:
+        end = v["first_ns"] + v["span_ns"]
+        if end != r["trace"]["end_ns"] and (v not in l2 or end > r["trace"]["end_ns"]):
             bad.append("end %s" % v["tid"])
         pre = sum(p["total_ns"] for p in v["preempted_by"]) + v["preempted_by_others_ns"]
         if pre != v["states_ns"]["preempted"]:
@@ -253,7 +256,7 @@ rgen() {
 }
 rgen rnd-21 --random 21 --events 60000
 check_eq "random 21 picks" \
-	"synth: random 21: vcpus 3+3, isa 1/1, apicv 1/1, migrate 22% (2 spare CPUs), loss 7, nested 0x3e" \
+	"synth: random 21: vcpus 3+3, isa 1/1, apicv 1/1, migrate 22% (2 spare CPUs), loss 7, nested 0x3e, timers posted/hv" \
 	"$(grep '^synth: random' "$T/rnd-21.gen")"
 check_eq "random 21: vCPU threads ran on the spare CPUs 6 and 7" yes \
 	"$(grep -qE '^ *CPU [0-9]/KVM-[45]01[0-9] +\[00[67]\]' "$T/rnd-21.txt" && echo yes)"
@@ -270,3 +273,143 @@ check_eq "random 21 --light: the sleeps of the host page faults (D)" yes \
 	"$(grep -qE 'prev_comm=CPU [0-9]/KVM .*prev_state=2 ' "$T/rnd-21l.raw" && echo yes)"
 "$SYNTH" -F "$FMT" -o "$T/again.dat" -t "$T/again.json" --random 21 --events 60000 --light
 check_eq "random --light is deterministic" same "$(cmp -s "$T/again.dat" "$T/rnd-21l.dat" && echo same)"
+
+# ---- guest timers and posted-interrupt wakeups ----
+
+# The event names of report lines (trace-cmd report's default text).
+EVNAME='function name(   i) {
+	for (i = 2; i <= NF; i++)
+		if ($(i - 1) ~ /^[0-9]+\.[0-9]+:$/)
+			return substr($i, 1, length($i) - 1)
+}'
+# counted: sort the lines, "COUNT LINE" joined by ';'
+counted() { sort | uniq -c | sed 's/^ *//' | paste -sd';'; }
+# after NAME WHO REGEX N: for each record of WHO (a regex on the report line
+# before the timestamp, e.g. '-1001 +\[' or '<idle>-0 +\[003\]') matching
+# REGEX, its event and the events of WHO's next N records, counted (a
+# sequence cut by the end of the trace is shown as far as it goes).
+after() {
+	awk -v who="$2" -v re="$3" -v n="$4" "$EVNAME"'
+		{
+			if (!match($0, who)) next
+			if (left > 0) {
+				seq = seq " " name()
+				if (--left == 0) print seq
+			} else if ($0 ~ re) {
+				seq = name(); left = n
+			}
+		}
+		END { if (left > 0) print seq }' "$T/$1.txt" | counted
+}
+# upto NAME WHO START END: the events of WHO from each record matching START
+# to the next one matching END, counted.
+upto() {
+	awk -v who="$2" -v re="$3" -v end="$4" "$EVNAME"'
+		!match($0, who) { next }
+		on { seq = seq " " name(); if ($0 ~ end) { print seq; on = 0 }; next }
+		$0 ~ re { seq = name(); on = 1 }' "$T/$1.txt" | counted
+}
+# before NAME WHO REGEX: the event of WHO's record before each record of WHO
+# matching REGEX, and that one's, counted.
+before() {
+	awk -v who="$2" -v re="$3" "$EVNAME"'
+		!match($0, who) { next }
+		{ ev = name(); if ($0 ~ re) print prev " " ev; prev = ev }' "$T/$1.txt" | counted
+}
+# waits NAME VMPID: "vcpu:reason=count,..." of each vCPU of that VM in the truth
+waits() {
+	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(' '.join('%d:%s' % (v['vcpu'], ','.join('%s=%d' % (k, w['count']) for k, w in sorted(v['waits'].items()) if w['count'])) for m in j['vms'] if m['pid'] == int(sys.argv[2]) for v in m['vcpus']))" "$T/$1.json" "$2"
+}
+
+# The VMX preemption timer (hv-timer.scn): TSC-deadline writes arm it in the
+# IRQs-off fastpath; its expiry is accepted (and posted, with APICv) at the
+# PREEMPTION_TIMER exit, injected without; kvm_wait_lapic_expire follows the
+# delivering entry; halts move the timer to its hrtimer and back.
+check_eq "hv-timer: TSC-deadline write" "1 kvm_exit kvm_hv_timer_state kvm_msr kvm_entry" \
+	"$(after hv-timer '-1001 +\[' 'reason MSR_WRITE' 3)"
+check_eq "hv-timer: PREEMPTION_TIMER with APICv" \
+	"1 kvm_exit kvm_apic_accept_irq kvm_apicv_accept_irq kvm_entry kvm_wait_lapic_expire" \
+	"$(after hv-timer '-2001 +\[' 'reason PREEMPTION_TIMER' 4)"
+check_eq "hv-timer: PREEMPTION_TIMER without APICv" \
+	"1 kvm_exit kvm_apic_accept_irq kvm_inj_virq kvm_entry kvm_wait_lapic_expire" \
+	"$(after hv-timer '-1001 +\[' 'reason PREEMPTION_TIMER' 4)"
+check_eq "hv-timer: kvm_hv_timer_state 0 after every HLT exit" "3 kvm_exit kvm_hv_timer_state" \
+	"$(after hv-timer '-1001 +\[' 'reason HLT' 1)"
+check_eq "hv-timer: back to the preemption timer unless the timer fired" \
+	"1 kvm_vcpu_wakeup kvm_apic_accept_irq kvm_inj_virq kvm_entry kvm_wait_lapic_expire;1 kvm_vcpu_wakeup kvm_hv_timer_state kvm_inj_virq kvm_entry kvm_exit" \
+	"$(after hv-timer '-1001 +\[' 'kvm_vcpu_wakeup: +wait' 4)"
+has hv-timer 'kvm_hv_timer_state: +vcpu_id=0 hv_timer_in_use=0$' 4
+has hv-timer 'kvm_hv_timer_state: +vcpu_id=0 hv_timer_in_use=1$' 4
+has hv-timer 'kvm_wait_lapic_expire: +vcpu_id=0 delta=-?[0-9]+$' 5
+has hv-timer 'CPU 0/KVM-1001 .*kvm_entry: .*intr_info=0x800000ec ' 3
+check_eq "kvm_hv_timer_state: vcpu_block (task) and WRMSR fastpath (IRQs off)" \
+	"kvm_hv_timer_state flags:0x00,0x01" "$(flags hv-timer kvm_hv_timer_state)"
+check_eq "kvm_wait_lapic_expire after kvm_entry: IRQs off" "kvm_wait_lapic_expire flags:0x01" \
+	"$(flags hv-timer kvm_wait_lapic_expire)"
+check_eq "report -l: the PREEMPTION_TIMER fastpath accepts with IRQs off" 2 \
+	"$(lat hv-timer '^CPU 0/KV-2001 +2d\.\.\.\. +[0-9.]+: kvm_apicv?_accept_irq: +apicid 0 vec 236 ')"
+check_eq "hv-timer truth: waits of the halts only" "0:ipi=1,timer=2 1:" "$(waits hv-timer 1000)"
+check_eq "hv-timer truth: vm 2000" "0:timer=1" "$(waits hv-timer 2000)"
+
+# The software TSC-deadline timer (tscdl-svm.scn, SVM with AVIC).
+check_eq "tscdl-svm: TSC-deadline writes restart the hrtimer" \
+	"3 kvm_exit kvm_hv_timer_state kvm_msr kvm_entry" \
+	"$(after tscdl-svm '-1001 +\[' 'reason EXIT_MSR' 3)"
+has tscdl-svm 'kvm_hv_timer_state: +vcpu_id=[01] hv_timer_in_use=0$' 4
+has tscdl-svm 'kvm_hv_timer_state: .*hv_timer_in_use=1$' 0
+check_eq "tscdl-svm: kvm_wait_lapic_expire after timer wakes only" \
+	"2 kvm_vcpu_wakeup kvm_apic_accept_irq kvm_apicv_accept_irq kvm_entry kvm_wait_lapic_expire;1 kvm_vcpu_wakeup kvm_entry kvm_exit" \
+	"$(after tscdl-svm '-1001 +\[' 'kvm_vcpu_wakeup' 4)"
+
+# Posted timer interrupts (posted-timer.scn): apic_timer_fn on the
+# housekeeping CPU 3 over its idle task posts to the running vCPU 0.
+check_eq "posted-timer: hrtimer, wait, accept, apicv accept on CPU 3" \
+	"1 hrtimer_expire_entry hrtimer_expire_exit;4 hrtimer_expire_entry kvm_wait_lapic_expire kvm_apic_accept_irq kvm_apicv_accept_irq hrtimer_expire_exit;1 hrtimer_expire_entry sched_waking sched_wakeup hrtimer_expire_exit" \
+	"$(upto posted-timer '<idle>-0 +\[003\]' hrtimer_expire_entry hrtimer_expire_exit)"
+check_eq "report -l: posted accepts in hardirq over the idle task" 4 \
+	"$(lat posted-timer '^ +<idle>-0 +3d\.h\.\. +[0-9.]+: kvm_apicv_accept_irq: +apicid 0 vec 236 ')"
+check_eq "posted-timer: vCPU 0 halts once" 1 "$(grep -c 'CPU 0/KVM-1001 .*kvm_exit: .*reason HLT' "$T/posted-timer.txt")"
+check_eq "posted-timer: the halted vCPU's timer wakes it from CPU 3" 1 \
+	"$(grep -cE '<idle>-0 +\[003\] .*sched_waking: +comm=CPU 0/KVM pid=1001 .*target_cpu=000' "$T/posted-timer.txt")"
+check_eq "posted-timer truth: posted timers are no waits; the remote polled timer wake is a timer (0xec)" \
+	"0:timer=1 1:ipi=1,timer=1" "$(waits posted-timer 1000)"
+
+# Posted-interrupt wakeups (ipiv-wake.scn): the waking in hardirq on the CPU
+# the vCPU blocked on, nothing else (no accept, no injection).
+check_eq "ipiv-wake: after each switch-out of vCPU 0" \
+	"1 sched_switch kvm_vcpu_wakeup kvm_apic_accept_irq;2 sched_switch kvm_vcpu_wakeup kvm_entry" \
+	"$(after ipiv-wake '-1001 +\[' 'S ==>' 2)"
+check_eq "ipiv-wake: a polled posted wakeup has no event before kvm_vcpu_wakeup" \
+	"1 kvm_exit kvm_halt_poll_ns kvm_vcpu_wakeup kvm_entry" \
+	"$(after ipiv-wake '-1001 +\[' 'reason HLT' 3 | tr ';' '\n' | grep -v hrtimer | grep -v sched_switch)"
+check_eq "ipiv-wake: the wakers' records before each waking of vCPU 0 on CPU 0" \
+	"1 hrtimer_expire_entry sched_waking;2 sched_switch sched_waking" \
+	"$(before ipiv-wake '\[000\]' 'sched_waking: +comm=CPU 0/KVM')"
+check_eq "report -l: a posted wakeup over the busy host task is hardirq" 1 \
+	"$(lat ipiv-wake '^kworker/-300 +0d\.h\.\. +[0-9.]+: sched_waking: +comm=CPU 0/KVM ')"
+has ipiv-wake 'kvm_apic_accept_irq: +apicid=0 ' 3
+has ipiv-wake 'kvm_inj_virq' 0
+has ipiv-wake 'sched_waking: +comm=CPU 1/KVM pid=1002 prio=120 target_cpu=002$' 1
+check_eq "ipiv-wake truth: posted wakeups are unknown (no vector after them)" \
+	"0:timer=3,unknown=3 1:unknown=1" "$(waits ipiv-wake 1000)"
+gen light-ipiv-wake --light "$SCN/ipiv-wake.scn"
+check_eq "ipiv-wake --light truth: the timer accept after a posted wakeup: device 0x30, then timer (rule 6)" \
+	"0:device=1,timer=2 1:unknown=1" "$(waits light-ipiv-wake 1000)"
+check_eq "ipiv-wake --light truth: the device is vector 0x30" '[{"vector":48,"gsi":-1,"count":1,"total_ns":198500}]' \
+	"$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(json.dumps(j['vms'][0]['vcpus'][0]['devices'], separators=(',', ':')))" "$T/light-ipiv-wake.json")"
+
+# The random mode's guest timers, posted wakeups and nested vCPUs (seed 21:
+# VM 0 posted timers with APICv, VM 1 the preemption timer with APICv).
+check_eq "random 21: PREEMPTION_TIMER exits of VM 1, in L1 and in L2" \
+	"kvm_exit kvm_apic_accept_irq kvm_apicv_accept_irq kvm_entry kvm_wait_lapic_expire;kvm_exit kvm_nested_vmexit" \
+	"$(after rnd-21 'CPU [0-9]/KVM-501[0-9] +\[' 'reason PREEMPTION_TIMER' 4 | tr ';' '\n' | sed 's/^[0-9]* //; s/ kvm_nested_vmexit .*/ kvm_nested_vmexit/' | sort -u | paste -sd';')"
+check_eq "random 21: VM 0's timers posted on the noise CPU 10 over its idle task" yes \
+	"$([ "$(lat rnd-21 '^ +<idle>-0 +10d\.h\.\. +[0-9.]+: kvm_apicv_accept_irq: ')" -gt 0 ] && echo yes)"
+check_eq "random 21: posted wakeups (unknown) and their wait after a light window (timer)" "yes yes" \
+	"$(grep -q 'unknown (from the vector after the wake)' "$T/rnd-21.gen" && echo yes) $(grep -q 'timer (from the vector after the wake)' "$T/rnd-21l.gen" && echo yes)"
+check_eq "random 21: L2 vCPUs preempted (credited), IPI waits, dropped by a loss" "True True True" \
+	"$(python3 -c "
+import json,sys
+j=json.load(open(sys.argv[1])); l2=[v for m in j['vms'] for n in m['nested'] for v in n['vcpus']]
+print(any(v['preempted_by'] for v in l2), any(v['waits']['ipi']['count'] for v in l2),
+      any(v['first_ns'] + v['span_ns'] < j['trace']['end_ns'] for v in l2))" "$T/rnd-21.json")"

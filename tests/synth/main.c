@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"                        kvm_fast_mmio, hrtimer_expire_exit\n"
 
 		"  -r, --random SEED     compose a random scenario (the seed also picks\n"
-		"                        migration, losses and nested guests)\n"
+		"                        migration, losses, nested guests and guest timers)\n"
 		"  -n, --events N        random: stop after N events (default 200000)\n");
 }
 

@@ -181,7 +181,7 @@ static int exit_code(struct line *l, const char *v, int isa, uint32_t *code)
 static int parse_wake(struct line *l, const char *v, int *wake)
 {
 	static const char *const names[] = {
-		"none", "timer", "ipi", "net", "disk", "msi", "ioapic", "pic", "vfio",
+		"none", "timer", "ipi", "net", "disk", "msi", "ioapic", "pic", "vfio", "pi",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -210,7 +210,7 @@ static int ep_kind(struct line *l, const char *v, enum ep_kind *k)
 {
 	static const char *const names[] = {
 		"exit", "pio", "mmio", "hlt", "preempt", "guest",
-		"l2enter", "l2exit", "l2reflect", "l2hlt", "sleep",
+		"l2enter", "l2exit", "l2reflect", "l2hlt", "sleep", "ptimer",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -227,6 +227,7 @@ static int parse_ep(struct scn *s, struct line *l)
 {
 	struct svcpu *v = NULL;
 	struct sep e = { 0 };
+	const struct svm *vm;
 	const char *r;
 	int tid, isa;
 
@@ -238,7 +239,8 @@ static int parse_ep(struct scn *s, struct line *l)
 			v = &s->vcpus[i];
 	if (!v)
 		return bad(l, "no such vcpu thread", l->args[0]);
-	isa = s->vms[v->vm].isa;
+	vm = &s->vms[v->vm];
+	isa = vm->isa;
 	if (ep_kind(l, l->args[1], &e.kind))
 		return -1;
 	if (get_dur(l, "guest", &e.guest, 20000) || get_dur(l, "hyp", &e.hyp, 2000) ||
@@ -283,6 +285,13 @@ static int parse_ep(struct scn *s, struct line *l)
 	}
 	if (e.kind == EP_PREEMPT && !scn_thread(s, e.by))
 		return bad(l, "preempt needs by=<thread id>", NULL);
+	if (e.kind == EP_PTIMER) {
+		if (!vm->ptimer)
+			return bad(l, "ptimer needs a vm with ptimer=1", NULL);
+		e.code = isa == 1 ? 32 : 0x7c;	/* the guest re-arms its TSC deadline */
+	}
+	if (e.kind == EP_HLT && e.wake == WK_PI && (!vm->apicv || isa != 1))
+		return bad(l, "wake=pi needs a vmx vm with apicv=1", NULL);
 	if ((r = get(l, "busy")) && !scn_thread(s, (e.by = atoi(r))))
 		return bad(l, "busy needs a thread id", r);
 	if (e.count < 1)
@@ -314,6 +323,13 @@ static int parse_vm(struct scn *s, struct line *l)
 			 vm->name);
 	vm->isa = get(l, "isa") && !strcmp(get(l, "isa"), "svm") ? 2 : 1;
 	vm->apicv = get(l, "apicv") && atoi(get(l, "apicv"));
+	vm->hvtimer = get(l, "hvtimer") && atoi(get(l, "hvtimer"));
+	vm->ptimer = get(l, "ptimer") && atoi(get(l, "ptimer"));
+	vm->tscdl = (get(l, "tscdl") && atoi(get(l, "tscdl"))) || vm->hvtimer || vm->ptimer;
+	if (vm->hvtimer && (vm->isa != 1 || vm->ptimer))
+		return bad(l, "hvtimer=1 needs isa=vmx and no ptimer", NULL);
+	if (vm->ptimer && !vm->apicv)
+		return bad(l, "ptimer=1 needs apicv=1", NULL);
 	if (get_int(l, "timer", &vm->timer_vec, 0xec) || get_int(l, "netvec", &vm->net_vec, 0x23) ||
 	    get_int(l, "diskvec", &vm->disk_vec, 0x24))
 		return -1;
@@ -503,17 +519,25 @@ void scn_free(struct scn *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The guest timer mode of @vm, for the random mode's debug line. */
+static const char *timer_name(const struct svm *vm)
+{
+	return vm->hvtimer ? "hv" : vm->ptimer ? "posted" : vm->tscdl ? "tscdl" : "plain";
+}
+
 /*
  * Random topology: two VMs (one VMX with APICv, one without; or SVM), two
  * or three vCPUs each on their own CPU, spare CPUs they may migrate to, the
  * VMs' helper threads on two helper CPUs, a host noise task on its own CPU,
  * and per vCPU-capable CPU preemptors (host, each VM). The seed also picks
- * what the run exercises: migration, losses, vCPUs running nested guests.
+ * what the run exercises: migration, losses, vCPUs running nested guests,
+ * and (from a stream of its own, so the rest stays as it was) each guest's
+ * LAPIC timer: TSC deadline, VMX preemption timer, posted timer interrupts.
  * Episodes come from sim.c.
  */
 int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel)
 {
-	uint64_t st = seed;
+	uint64_t st = seed, tst = seed * 0x2545f4914f6cdd1dULL + 0x3c6ef372fe94f82aULL;
 	int cpu = 0, nv[2], nvc, helpers;
 
 	scn_defaults(s);
@@ -590,15 +614,23 @@ int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel
 			add_thread(s, s->vms[m].pid + 300 + c, s->vms[m].pid, TK_MAIN, "worker", -1);
 		}
 	}
+	for (int m = 0; m < 2; m++) {
+		struct svm *vm = &s->vms[m];
+
+		vm->hvtimer = vm->isa == 1 && srand64(&tst) % 2;
+		vm->ptimer = !vm->hvtimer && vm->apicv && srand64(&tst) % 2;
+		vm->tscdl = vm->hvtimer || vm->ptimer || srand64(&tst) % 2;
+	}
 	add_thread(s, 150, -1, TK_HOST, "rcu_sched", s->ncpus - 1);
 	s->noise = xcalloc(1, sizeof(*s->noise));
 	s->noise[0] = (struct snoise){ 150, 700000, 30000, 40000 };
 	s->nr_noise = 1;
 	if (getenv("VMWAIT_SYNTH_DEBUG"))
 		fprintf(stderr, "synth: random %llu: vcpus %d+%d, isa %d/%d, apicv %d/%d, "
-			"migrate %d%% (%d spare CPUs), loss %d, nested 0x%x\n",
+			"migrate %d%% (%d spare CPUs), loss %d, nested 0x%x, timers %s/%s\n",
 			(unsigned long long)seed, nv[0], nv[1], s->vms[0].isa, s->vms[1].isa,
 			s->vms[0].apicv, s->vms[1].apicv, s->rnd.migrate, s->rnd.nr_spare,
-			s->rnd.loss, (unsigned int)s->rnd.nested);
+			s->rnd.loss, (unsigned int)s->rnd.nested, timer_name(&s->vms[0]),
+			timer_name(&s->vms[1]));
 	return 0;
 }

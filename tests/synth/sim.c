@@ -24,7 +24,7 @@
 enum phase {
 	PH_START, PH_GUEST_END, PH_NEXT, PH_BLOCK, PH_WAKE, PH_SWITCHIN, PH_RESUME,
 	PH_UNPREEMPT, PH_SPAWN, PH_SLEEP, PH_SLEEP_WAKE, PH_SLEEP_IN, PH_WOKEN_PREEMPT,
-	PH_WOKEN_BACK, PH_DONE,
+	PH_WOKEN_BACK, PH_PTIMER, PH_DONE,
 };
 
 struct vstate {
@@ -46,6 +46,7 @@ struct vstate {
 	bool msr_next;		/* random: the next episode is a TSC-deadline write */
 	uint64_t exit_ts, block_ts;
 	int inj_vec;		/* kvm_inj_virq before the next entry, -1 none */
+	bool lapic_exp;		/* kvm_wait_lapic_expire after the next entry */
 	bool pio_in;		/* kvm_pio read before the next entry */
 	int wake_cpu;
 	struct swake wake;	/* the current halt's reason */
@@ -94,7 +95,7 @@ struct sim {
 		*e_hpoll, *e_setirq, *e_msi, *e_ioapic, *e_pic, *e_accept, *e_apicv, *e_ipi,
 		*e_inj, *e_nenter, *e_nexit, *e_ninject, *e_nintr, *e_msr, *e_switch,
 		*e_waking, *e_wakeup2, *e_hrt_in, *e_hrt_out, *e_rq_issue, *e_rq_done,
-		*e_print, *e_irq_in, *e_irq_out, *e_newtask, *e_wakenew;
+		*e_print, *e_irq_in, *e_irq_out, *e_newtask, *e_wakenew, *e_hvts, *e_wle;
 };
 
 /* ---- heap of actors by time ---- */
@@ -328,7 +329,7 @@ static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long pr
 static uint64_t ev_wake(struct sim *m, int cpu, uint64_t ts, int pid, int tid, int target,
 			const struct swake *w, bool preempt)
 {
-	uint64_t t;
+	uint64_t t = ts;
 
 	for (int i = 0; i < 2; i++) {
 		REC(i ? m->e_wakeup2 : m->e_waking, pid);
@@ -345,7 +346,7 @@ static uint64_t ev_wake(struct sim *m, int cpu, uint64_t ts, int pid, int tid, i
 		si.kind = i ? SK_WAKEUP : SK_WAKING;
 		si.wpid = tid;
 		si.target_cpu = target;
-		si.wake = w ? *w : (struct swake){ -1, -1, -1 };
+		si.wake = w ? *w : (struct swake){ -1, -1, -1, -1 };
 		t = emit(m, cpu, i ? t + GAP : ts, &r, &si);
 	}
 	return t;
@@ -419,12 +420,53 @@ static uint64_t ev_kvm(struct sim *m, struct vstate *v, int cpu, int pid, uint64
 static uint64_t ev_accept(struct sim *m, struct vstate *tgt, int cpu, int pid, uint64_t ts,
 			  int vec, bool apicv)
 {
-	uint64_t vals_[] = { (uint64_t)tgt->v->id, 0, 0, (uint64_t)vec };
+	const struct sevent *ev = apicv ? m->e_apicv : m->e_accept;
 
-	if (apicv && !m->e_apicv)
+	if (!ev)
 		return ts;
-	return KVM(m, tgt, cpu, pid, ts, apicv ? m->e_apicv : m->e_accept, SK_KVM_OTHER,
-		   "apicid", "dm", "tm", "vec");
+	REC(ev, pid);
+
+	srec_set(&r, "apicid", (uint64_t)tgt->v->id);
+	srec_set(&r, "dm", 0);
+	srec_set(&r, "tm", 0);
+	srec_set(&r, "vec", (uint64_t)vec);
+	si.kind = apicv ? SK_KVM_OTHER : SK_ACCEPT;
+	si.apicid = tgt->v->id;
+	si.vec = vec;
+	return emit(m, cpu, ts, &r, &si);
+}
+
+/*
+ * kvm_hv_timer_state: the guest's LAPIC timer moves to the VMX preemption
+ * timer (@on) or to its hrtimer (start_hv_timer(), start_sw_timer()).
+ */
+static uint64_t ev_hv_timer(struct sim *m, struct vstate *v, uint64_t ts, bool on, uint8_t flags)
+{
+	uint64_t vals_[] = { (uint64_t)v->v->id, on };
+	uint8_t old;
+
+	if (!m->e_hvts)
+		return ts;
+	old = irq_on(m, v->cpu, flags);
+	ts = KVM(m, v, v->cpu, v->th->tid, ts, m->e_hvts, SK_KVM_OTHER, "vcpu_id",
+		 "hv_timer_in_use");
+	irq_off(m, v->cpu, old);
+	return ts;
+}
+
+/*
+ * kvm_wait_lapic_expire of @v's expired TSC deadline by @pid on @cpu (after
+ * kvm_entry in vmx/svm_vcpu_run, or in apic_timer_fn for a posted timer).
+ */
+static uint64_t ev_wait_lapic(struct sim *m, struct vstate *v, int cpu, int pid, uint64_t ts)
+{
+	/* guest TSC - deadline: < 0 early (KVM busy-waits), > 0 late */
+	uint64_t vals_[] = { (uint64_t)v->v->id,
+			     (uint64_t)((int64_t)(srand64(&v->rng) % 3000) - 2000) };
+
+	if (!m->e_wle)
+		return ts;
+	return KVM(m, v, cpu, pid, ts, m->e_wle, SK_KVM_OTHER, "vcpu_id", "delta");
 }
 
 static uint64_t ev_msi(struct sim *m, struct vstate *tgt, int cpu, int pid, uint64_t ts, int vec)
@@ -547,15 +589,28 @@ static uint64_t do_entry(struct sim *m, struct vstate *v, uint64_t t)
 		v->pio_in = false;
 	}
 	if (v->inj_vec >= 0) {
-		uint64_t vals_[] = { (uint64_t)v->inj_vec, (uint64_t)v->inj_vec, 0, 0 };
+		REC(m->e_inj, v->th->tid);
 
-		t = KVM(m, v, v->cpu, v->th->tid, t, m->e_inj, SK_INJ_VIRQ,
-			"vector", "irq", "soft", "reinjected") + GAP;
+		srec_set(&r, "vector", (uint64_t)v->inj_vec);
+		srec_set(&r, "irq", (uint64_t)v->inj_vec);
+		srec_set(&r, "soft", 0);
+		srec_set(&r, "reinjected", 0);
+		si.kind = SK_INJ_VIRQ;
+		si.vec = v->inj_vec;
+		t = emit(m, v->cpu, t, &r, &si) + GAP;
 		intr = 0x80000000u | (uint32_t)v->inj_vec;
 		v->inj_vec = -1;
 	}
 	t = ev_entry(m, v, t, intr);
 	v->in_guest = true;
+	if (v->lapic_exp) {
+		/* vmx_vcpu_run(): kvm_wait_lapic_expire() right after the entry's tracepoint */
+		uint8_t old = irq_on(m, v->cpu, TF_IRQS_OFF);
+
+		t = ev_wait_lapic(m, v, v->cpu, v->th->tid, t + GAP);
+		irq_off(m, v->cpu, old);
+		v->lapic_exp = false;
+	}
 	return t;
 }
 
@@ -570,13 +625,18 @@ static void start_episode(struct sim *m, struct vstate *v, uint64_t t)
 		v->done = true;	/* stays in the guest to the end */
 		return;
 	}
+	if (v->cur.kind == EP_PTIMER) {
+		v->exit_ts = t + v->cur.guest;	/* the end of this guest run */
+		schedule(m, v, t + v->cur.guest / 2, PH_PTIMER);
+		return;
+	}
 	schedule(m, v, t + v->cur.guest, PH_GUEST_END);
 }
 
-static struct swake wake_of(struct vstate *v, int reason, int src, int gsi)
+static struct swake wake_of(struct vstate *v, int reason, int src, int gsi, int vec)
 {
 	(void)v;
-	return (struct swake){ reason, src, gsi };
+	return (struct swake){ reason, src, gsi, vec };
 }
 
 /* The vector a halt's wake delivers. */
@@ -632,6 +692,9 @@ static void after_hlt_exit(struct sim *m, struct vstate *v, uint64_t t)
 		schedule(m, v, t + GAP, PH_NEXT);
 		return;
 	}
+	/* vcpu_block(): the guest timer leaves the preemption timer for its hrtimer */
+	if (v->vm->hvtimer)
+		t = ev_hv_timer(m, v, t + GAP, false, 0);
 	v->blocked = false;
 	v->polling = true;
 	/*
@@ -868,10 +931,25 @@ static uint64_t wake_vfio(struct sim *m, struct vstate *v, struct vstate *s, int
 	return t;
 }
 
+/*
+ * The guest timer's hrtimer (apic_timer_fn, HRTIMER_MODE_ABS_HARD) fires in
+ * hardirq on the vCPU's CPU; with posted timers it stays on the housekeeping
+ * CPU it was started from (__kvm_migrate_apic_timer() leaves it there), when
+ * that one is idle, and wakes the vCPU remotely. A polling vCPU then has no
+ * hrtimer on its own thread: only the vector after the wake tells (README).
+ */
 static uint64_t wake_timer(struct sim *m, struct vstate *v, uint64_t t)
 {
-	int cpu = v->cpu, pid = v->blocked ? m->cpus[cpu].curr : v->th->tid;
-	uint8_t old = irq_on(m, cpu, TF_IRQ);	/* apic_timer_fn: HRTIMER_MODE_ABS_HARD */
+	int cpu = v->cpu, hk = m->s->rec_cpu, pid;
+	uint8_t old;
+
+	if (v->vm->ptimer && !m->cpus[hk].curr && !m->cpus[hk].drop_tid && hk != v->cpu) {
+		cpu = hk;
+		if (!v->blocked)
+			v->wake = wake_of(v, SW_DERIVE, -1, -1, -1);
+	}
+	pid = v->blocked || cpu != v->cpu ? m->cpus[cpu].curr : v->th->tid;
+	old = irq_on(m, cpu, TF_IRQ);
 
 	t = ev_hrtimer(m, cpu, pid, t, true, ADDR_APIC_TIMER_FN, v->v->id) + GAP;
 	if (v->blocked)
@@ -936,7 +1014,7 @@ static void do_wake(struct sim *m, struct vstate *v, uint64_t t)
 	struct vstate *s;
 	uint8_t old;
 
-	v->wake = wake_of(v, WR_UNKNOWN, -1, -1);
+	v->wake = wake_of(v, WR_UNKNOWN, -1, -1, -1);
 	busy_before_wake(m, v, t);
 	switch (e->wake) {
 	case WK_VFIO:
@@ -953,7 +1031,7 @@ static void do_wake(struct sim *m, struct vstate *v, uint64_t t)
 			}
 		}
 		if (s || on) {
-			v->wake = wake_of(v, WR_DEVICE, vec, -1);
+			v->wake = wake_of(v, WR_DEVICE, vec, -1, vec);
 			t = wake_vfio(m, v, s, on, t, vec);
 			break;
 		}
@@ -964,7 +1042,7 @@ static void do_wake(struct sim *m, struct vstate *v, uint64_t t)
 	case WK_IPI:
 		s = ipi_sender(m, v, t);
 		if (s) {
-			v->wake = wake_of(v, WR_IPI, s->v->id, -1);
+			v->wake = wake_of(v, WR_IPI, s->v->id, -1, vec);
 			t = wake_ipi(m, v, s, t, vec);
 			break;
 		}
@@ -980,18 +1058,33 @@ static void do_wake(struct sim *m, struct vstate *v, uint64_t t)
 		/* fall through */
 	case WK_TIMER:
 timer:
-		v->wake = wake_of(v, WR_TIMER, -1, -1);
+		v->wake = wake_of(v, WR_TIMER, -1, -1, vec);
 		t = wake_timer(m, v, t);
 		break;
+	case WK_PI:
+		/*
+		 * IPI virtualization, or an assigned device's VT-d posted
+		 * interrupt: no KVM event on the sender; a blocked vCPU is woken
+		 * by the wakeup vector's handler on the CPU it blocked on. Its
+		 * reason is what the README makes of the vector seen after it.
+		 */
+		v->wake = wake_of(v, SW_DERIVE, -1, -1, -1);
+		if (v->blocked) {
+			old = irq_on(m, v->cpu, TF_IRQ);
+			t = ev_wake(m, v->cpu, t, m->cpus[v->cpu].curr, v->th->tid, v->wake_cpu,
+				    &v->wake, false);
+			irq_off(m, v->cpu, old);
+		}
+		break;
 	case WK_NET:
-		v->wake = wake_of(v, WR_NET, -1, -1);
+		v->wake = wake_of(v, WR_NET, -1, -1, vec);
 		/* the tap's NET_RX softirq wakes the vhost worker */
 		t = wake_device(m, v, t, v->vm->vhost, vec, TF_SOFTIRQ);
 		break;
 	case WK_DISK: {
 		int hc = helper_cpu(m, v->vm->io);
 
-		v->wake = wake_of(v, WR_DISK, -1, -1);
+		v->wake = wake_of(v, WR_DISK, -1, -1, vec);
 		/* the completion (hardirq, or the block softirq) wakes the I/O thread */
 		old = irq_on(m, hc, e->soft ? TF_SOFTIRQ : TF_IRQ);
 		t = ev_block(m, hc, 0, t, false, 0x1000) + GAP;
@@ -1001,7 +1094,7 @@ timer:
 	}
 	default:
 		v->wake = wake_of(v, WR_DEVICE, vec,
-				  e->wake == WK_MSI ? -1 : e->gsi);
+				  e->wake == WK_MSI ? -1 : e->gsi, vec);
 		t = wake_device(m, v, t, v->vm->main, vec, TF_IRQ);
 		break;
 	}
@@ -1040,6 +1133,8 @@ static void do_woken_preempt(struct sim *m, struct vstate *v, uint64_t t)
 {
 	uint8_t old = irq_on(m, v->cpu, TF_IRQ);
 
+	if (v->cur.pre < 0)	/* random: the host task of this CPU */
+		v->cur.pre = 200 + v->cpu;
 	t = ev_wake(m, v->cpu, t, v->th->tid, v->cur.pre, v->cpu, NULL, true) + GAP;
 	irq_off(m, v->cpu, old);
 	t = ev_switch(m, v->cpu, t, v->cur.pre, 0x100);	/* R+ */
@@ -1075,9 +1170,13 @@ static void do_resume(struct sim *m, struct vstate *v, uint64_t t)
 		si.wake = v->wake;
 		t = emit(m, v->cpu, t, &r, &si) + GAP;
 	}
+	/* back to the preemption timer, unless the hrtimer fired (timer pending) */
+	if (v->vm->hvtimer && e->wake != WK_TIMER)
+		t = ev_hv_timer(m, v, t, true, 0) + GAP;
 	if (e->wake == WK_TIMER) {
 		int vec = wake_vec(v);
 
+		v->lapic_exp = v->vm->tscdl;	/* the entry delivers the expired deadline */
 		t = ev_accept(m, v, v->cpu, v->th->tid, t, vec, false) + GAP;
 		if (v->vm->apicv)
 			t = ev_accept(m, v, v->cpu, v->th->tid, t, vec, true) + GAP;
@@ -1160,7 +1259,8 @@ static void do_l2enter(struct sim *m, struct vstate *v, uint64_t t)
 		si.kind = SK_NESTED_ENTER;
 		si.vmcs = e->vmcs;
 		si.pgd = sev_field(ev, "guest_pgd") ? e->eptp : UINT64_MAX;
-		si.wake = (struct swake){ e->l2reason, e->l2reason == WR_DEVICE ? e->vec : -1, -1 };
+		si.wake = (struct swake){ e->l2reason, e->l2reason == WR_DEVICE ? e->vec : -1, -1,
+					  e->vec };
 		t = emit(m, v->cpu, t + e->hyp, &r, &si);
 	}
 	v->in_l2 = true;
@@ -1208,14 +1308,25 @@ static void do_sleep_wake(struct sim *m, struct vstate *v, uint64_t t)
 	schedule(m, v, t + SWITCH_LAT, PH_SLEEP_IN);
 }
 
+/* A PREEMPTION_TIMER exit of a guest whose LAPIC timer runs on it (not in L2). */
+static bool hv_expiry(const struct vstate *v, const struct sep *e)
+{
+	return e->kind == EP_EXIT && e->code == 52 && v->vm->hvtimer && v->vm->isa == 1 &&
+	       !v->in_l2;
+}
+
 /*
  * Random: lose the records of this exit on the vCPU's CPU, up to its next
- * kvm_entry; the loss is reported at its next record there, its next exit.
+ * kvm_entry; the loss is reported at its next record there, its next exit
+ * (not after a preemption-timer expiry: its kvm_wait_lapic_expire follows
+ * the entry).
  * Light traces have neither: the userspace exit of PIO/MMIO is lost, and the
- * loss is reported at the kvm_msr of a TSC-deadline write that follows, which
- * sets the thread's state at once (a later first record would leave it
- * unknown for a while: the analyzer splits that unknown period in two, see
- * tests/synth/README.md).
+ * loss is reported at the kvm_msr (or kvm_hv_timer_state) of a TSC-deadline
+ * write that follows, which sets the thread's state at once (a later first
+ * record would leave it unknown for a while: one unknown period with the
+ * time before the loss, see tests/synth/README.md). A thread whose L2 vCPU
+ * follows it may lose events (the L2 vCPU is dropped); one whose L2 vCPU
+ * idles after a reflected HLT may not (truth_loss_ok()).
  */
 static void maybe_lose(struct sim *m, struct vstate *v)
 {
@@ -1223,7 +1334,7 @@ static void maybe_lose(struct sim *m, struct vstate *v)
 	const struct sep *e = &v->cur;
 
 	if (!m->s->random || !m->s->rnd.loss || v->in_l2 || c->drop_tid || c->dropped ||
-	    (m->light && e->kind == EP_EXIT) ||
+	    (m->light && e->kind == EP_EXIT) || hv_expiry(v, e) ||
 	    (int)(srand64(&v->rng) % 1000) >= m->s->rnd.loss * (m->light ? 10 : 1) ||
 	    !truth_loss_ok(m->truth, v->cpu))
 		return;
@@ -1231,6 +1342,28 @@ static void maybe_lose(struct sim *m, struct vstate *v)
 	c->drop_to_kvm = m->light;
 	c->lost_stored = srand64(&v->rng) % 2;
 	v->msr_next = m->light;
+}
+
+/*
+ * The VMX preemption timer expires in the guest (handle_fastpath_preemption_timer):
+ * the timer interrupt is accepted at once; with APICv posted and the guest
+ * re-entered from the fastpath (IRQs off), else injected at the next entry.
+ */
+static void do_hv_expiry(struct sim *m, struct vstate *v, uint64_t t)
+{
+	int vec = v->vm->timer_vec;
+	uint8_t old;
+
+	t = ev_exit(m, v, t, 52, 0, 0) + GAP;
+	old = irq_on(m, v->cpu, v->vm->apicv ? TF_IRQS_OFF : 0);
+	t = ev_accept(m, v, v->cpu, v->th->tid, t, vec, false) + GAP;
+	if (v->vm->apicv)
+		t = ev_accept(m, v, v->cpu, v->th->tid, t, vec, true) + GAP;
+	irq_off(m, v->cpu, old);
+	v->inj_vec = v->vm->apicv ? -1 : vec;
+	v->lapic_exp = true;
+	v->ctx_dirty = true;	/* an accept in its context */
+	schedule(m, v, v->vm->apicv ? t : t + v->cur.hyp, PH_NEXT);
 }
 
 /* The guest run of the current episode ended: its exit and what follows. */
@@ -1243,13 +1376,25 @@ static void do_guest_end(struct sim *m, struct vstate *v, uint64_t t)
 		maybe_lose(m, v);
 	switch (e->kind) {
 	case EP_EXIT:
+	case EP_PTIMER:
+		if (hv_expiry(v, e)) {
+			do_hv_expiry(m, v, t);
+			break;
+		}
 		t = ev_exit(m, v, t, e->code, 0, e->code == 1 ? 0x800000ec : 0);
 		if ((v->vm->isa == 1 && (e->code == 31 || e->code == 32)) ||
 		    (v->vm->isa == 2 && e->code == 0x7c)) {
 			uint64_t vals_[] = { e->code != 31, 0x6e0, 0x12345678, 0 };
+			bool wr = e->code != 31;
 
-			/* a TSC-deadline write takes the IRQs-off fastpath */
-			old = irq_on(m, v->cpu, e->code != 31 ? TF_IRQS_OFF : 0);
+			/*
+			 * A TSC-deadline write takes the IRQs-off fastpath; it
+			 * (re)starts the guest timer on the preemption timer or
+			 * its hrtimer (start_hv_timer(), start_sw_timer()).
+			 */
+			if (wr && v->vm->tscdl)
+				t = ev_hv_timer(m, v, t + GAP, v->vm->hvtimer, TF_IRQS_OFF);
+			old = irq_on(m, v->cpu, wr ? TF_IRQS_OFF : 0);
 			KVM(m, v, v->cpu, v->th->tid, t + GAP, m->e_msr, SK_KVM_OTHER, "write",
 			    "ecx", "data", "exception");
 			irq_off(m, v->cpu, old);
@@ -1291,6 +1436,10 @@ static void do_guest_end(struct sim *m, struct vstate *v, uint64_t t)
 		break;
 	case EP_SLEEP:
 		t = ev_exit(m, v, t, code_of(v, 48, 0x400), 0, 0);
+		if (v->in_l2) {	/* an EPT violation of L2 that L0 handles */
+			e->code = code_of(v, 48, 0x400);
+			t = ev_nested_exit(m, v, t + GAP, m->e_nexit, SK_NESTED_EXIT);
+		}
 		schedule(m, v, t + e->hyp, PH_SLEEP);
 		break;
 	case EP_L2ENTER:
@@ -1348,13 +1497,48 @@ static void do_spawn(struct sim *m, struct vstate *v, uint64_t t)
 		si.kind = SK_WAKEUP;
 		si.wpid = v->th->tid;
 		si.target_cpu = v->cpu;
-		si.wake = (struct swake){ -1, -1, -1 };
+		si.wake = (struct swake){ -1, -1, -1, -1 };
 		t = emit(m, cpu, t, &r, &si) + GAP;
 	}
 	helper_out(m, main_tid, t);
 	busy_cpu(m, v->cpu, "a new vCPU thread");
 	t = ev_switch(m, v->cpu, t + SWITCH_LAT, v->th->tid, 0);
 	schedule(m, v, MAX(v->v->at, t + 1000), PH_START);
+}
+
+/*
+ * A posted timer interrupt (pi_inject_timer): the guest timer's hrtimer
+ * fires on the housekeeping CPU hosting it (the recorder's CPU; in random
+ * traces the noise task's), in hardirq over the task running there;
+ * apic_timer_fn() waits for the TSC deadline and posts the interrupt to the
+ * vCPU, which stays in its guest (HLT and MWAIT do not exit). The guest
+ * re-arms its TSC deadline at the end of the run (the episode's exit).
+ */
+static void do_ptimer(struct sim *m, struct vstate *v, uint64_t t)
+{
+	int cpu = m->s->rec_cpu, vec = v->vm->timer_vec, pid;
+	uint64_t end = v->exit_ts;
+	uint8_t old;
+
+	/*
+	 * Random: only over the idle task. An accept in a task's context is
+	 * halt-poll evidence for a vCPU of that task's VM with this vcpu id
+	 * (README), and the analyzer takes a task of unknown VM for one of
+	 * every VM (tests/synth/known/poll-host-accept.scn).
+	 */
+	if (m->s->random && (m->cpus[cpu].curr || m->cpus[cpu].drop_tid))
+		goto out;
+	pid = m->cpus[cpu].curr;
+	old = irq_on(m, cpu, TF_IRQ);
+	t = ev_hrtimer(m, cpu, pid, t, true, ADDR_APIC_TIMER_FN, v->v->id) + GAP;
+	if (v->vm->tscdl)
+		t = ev_wait_lapic(m, v, cpu, pid, t) + GAP;
+	t = ev_accept(m, v, cpu, pid, t, vec, false) + GAP;
+	t = ev_accept(m, v, cpu, pid, t, vec, true) + GAP;
+	t = ev_hrtimer(m, cpu, pid, t, false, 0, v->v->id);
+	irq_off(m, cpu, old);
+out:
+	schedule(m, v, MAX(end, t + GAP), PH_GUEST_END);
 }
 
 static void vcpu_step(struct sim *m, struct vstate *v)
@@ -1403,6 +1587,9 @@ static void vcpu_step(struct sim *m, struct vstate *v)
 	case PH_WOKEN_BACK:
 		t = ev_switch(m, v->cpu, t, v->th->tid, 1);	/* the preemptor sleeps */
 		schedule(m, v, t + 1000, PH_RESUME);
+		break;
+	case PH_PTIMER:
+		do_ptimer(m, v, t);
 		break;
 	default:
 		break;
@@ -1491,20 +1678,26 @@ static uint64_t rnd_range(uint64_t *st, uint64_t lo, uint64_t hi)
 
 #define PICK(st, arr) ((arr)[srand64(st) % ARRAY_SIZE(arr)])
 
-/* A halt: its wake, poll mode, fast path, busy task. */
-static void rnd_hlt(struct vstate *v, struct sep *e, bool l2)
+/*
+ * A halt: its wake (a posted-interrupt wakeup only with VMX APICv), poll
+ * mode, the fast path (with a wake already pending: also in L2, where KVM
+ * emulates the halt with one pending), a busy task on its CPU, a task that
+ * preempts it once woken.
+ */
+static void rnd_hlt(struct vstate *v, struct sep *e)
 {
 	static const int wakes[] = { WK_TIMER, WK_TIMER, WK_IPI, WK_IPI, WK_NET, WK_DISK,
-				     WK_MSI, WK_IOAPIC, WK_VFIO };
+				     WK_MSI, WK_IOAPIC, WK_VFIO, WK_PI };
 	uint64_t *st = &v->rng;
 
 	e->kind = EP_HLT;
 	e->idle = rnd_range(st, 3000, 3000000);
 	e->wake = PICK(st, wakes);
+	if (e->wake == WK_PI && !(v->vm->apicv && v->vm->isa == 1))
+		e->wake = WK_TIMER;
 	e->poll = (int)(srand64(st) % 3);
 	e->pollns = rnd_range(st, 2000, 100000);
-	/* the HLT fastpath is off in guest mode */
-	e->fast = !l2 && srand64(st) % 40 == 0;
+	e->fast = srand64(st) % 40 == 0;
 	e->soft = srand64(st) % 3 == 0;
 	if (e->wake == WK_MSI)
 		e->vec = 0x31;
@@ -1514,6 +1707,10 @@ static void rnd_hlt(struct vstate *v, struct sep *e, bool l2)
 	}
 	if (srand64(st) % 10 == 0)
 		e->by = 200 + v->cpu;
+	if (srand64(st) % 12 == 0) {
+		e->pre = -1;	/* the host task of the CPU it is woken on */
+		e->dur = rnd_range(st, 1000, 300000);
+	}
 	e->lat = rnd_range(st, 1000, 50000);
 }
 
@@ -1528,70 +1725,94 @@ static void rnd_preempt(struct sim *m, struct vstate *v, struct sep *e)
 		m->s->vms[1 - (int)(v->vm - m->s->vms)].pid + 300 + c;
 }
 
+/* A host page fault: the vCPU thread sleeps (D or S). */
+static void rnd_sleep(struct vstate *v, struct sep *e)
+{
+	uint64_t *st = &v->rng;
+
+	e->kind = EP_SLEEP;
+	e->state = srand64(st) % 2 ? 2 : 1;
+	e->dur = rnd_range(st, 2000, 500000);
+}
+
 static void rnd_l2enter(struct vstate *v, struct sep *e);
 
 /*
- * A nested vCPU in L2: L2 exits handled by L0 or reflected to L1, halts.
- * (Nothing makes it runnable while an L2 vCPU follows it: the analyzer
- * credits no preemptor to L2 vCPUs, see tests/synth/README.md.)
+ * A nested vCPU in L2: L2 exits handled by L0 or reflected to L1, L2 HLTs
+ * (reflected), L0 halting it in L2 (polled or blocked), preemptions and host
+ * page faults while it runs L2.
  */
-static void rnd_l2_episode(struct vstate *v, struct sep *e)
+static void rnd_l2_episode(struct sim *m, struct vstate *v, struct sep *e)
 {
 	static const uint32_t vmx_l0[] = { 48, 1, 49, 52, 10 }, svm_l0[] = { 0x400, 0x60, 0x72 };
 	static const uint32_t vmx_l1[] = { 10, 1, 30, 28 }, svm_l1[] = { 0x72, 0x60, 0x7b };
 	uint64_t *st = &v->rng, r = srand64(st) % 100;
 	bool vmx = v->vm->isa == 1;
 
-	if (r < 45) {
+	if (r < 40) {
 		e->kind = EP_L2EXIT;
 		e->code = vmx ? PICK(st, vmx_l0) : PICK(st, svm_l0);
-	} else if (r < 62) {
+	} else if (r < 55) {
 		e->kind = EP_L2REFLECT;
 		e->code = vmx ? PICK(st, vmx_l1) : PICK(st, svm_l1);
-	} else if (r < 74) {
+	} else if (r < 66) {
 		e->kind = EP_L2HLT;
-	} else if (r < 84) {
-		rnd_hlt(v, e, true);	/* L0 halts it in L2, polling */
-		e->poll = PL_SUCCESS;
+	} else if (r < 78) {
+		rnd_hlt(v, e);	/* L0 halts it in L2 */
+	} else if (r < 85) {
+		rnd_preempt(m, v, e);
+	} else if (r < 88) {
+		rnd_sleep(v, e);
 	} else {
 		e->kind = EP_L2EXIT;
 		e->code = vmx ? 48 : 0x400;
 	}
 }
 
-/* L1 handles an exit its L2 vCPU reflected: exits, I/O, polled halts, then back. */
-static void rnd_l1_handling(struct vstate *v, struct sep *e)
+/*
+ * L1 handles an exit its L2 vCPU reflected (the L2 vCPU follows the thread):
+ * exits, I/O, halts, preemptions, page faults, then back to L2.
+ */
+static void rnd_l1_handling(struct sim *m, struct vstate *v, struct sep *e)
 {
 	static const uint32_t vmx[] = { 23, 25, 21, 10, 32 }, svm[] = { 0x72, 0x7c, 0x81 };
 	uint64_t *st = &v->rng, r = srand64(st) % 100;
 
-	if (r < 30) {
+	if (r < 28) {
 		rnd_l2enter(v, e);
-	} else if (r < 75) {
+	} else if (r < 66) {
 		e->kind = EP_EXIT;
 		e->code = v->vm->isa == 1 ? PICK(st, vmx) : PICK(st, svm);
-	} else if (r < 85) {
+	} else if (r < 74) {
 		e->kind = EP_PIO;
 		e->port = 0x3f8;
 		e->vmm = rnd_range(st, 2000, 30000);
+	} else if (r < 88) {
+		rnd_hlt(v, e);
+	} else if (r < 95) {
+		rnd_preempt(m, v, e);
 	} else {
-		rnd_hlt(v, e, true);
-		e->poll = PL_SUCCESS;
+		rnd_sleep(v, e);
 	}
 }
 
-/* L1 enters its L2 vCPU; after an L2 HLT, the entry injects the wake's vector. */
+/*
+ * L1 enters its L2 vCPU; after an L2 HLT, the entry injects the wake's vector
+ * (timer, a device, an IPI, or none).
+ */
 static void rnd_l2enter(struct vstate *v, struct sep *e)
 {
-	uint64_t *st = &v->rng, r = srand64(st) % 3;
+	uint64_t *st = &v->rng, r = srand64(st) % 4;
 
 	e->kind = EP_L2ENTER;
 	e->vmcs = 0x12a3f5000ULL + 0x1000ULL * (uint64_t)v->idx;
 	e->eptp = 0x10b41e05eULL + 0x100000ULL * (uint64_t)v->v->vm;
 	if (v->l2_idle) {
-		/* (no IPI vector: the README gives an L2 IPI wait no sender) */
-		e->vec = r == 0 ? v->vm->timer_vec : r == 1 ? 0x51 : -1;
-		e->l2reason = r == 0 ? WR_TIMER : r == 1 ? WR_DEVICE : WR_UNKNOWN;
+		static const int reasons[] = { WR_TIMER, WR_DEVICE, WR_IPI, WR_UNKNOWN };
+
+		e->l2reason = reasons[r];
+		e->vec = r == 0 ? v->vm->timer_vec : r == 1 ? 0x51 :
+			 r == 2 ? 0xfb + (int)(srand64(st) % 3) : -1;
 	} else if (r == 0) {
 		e->vec = 0x51;	/* an event for the running L2, no wait ends */
 	}
@@ -1618,9 +1839,9 @@ static void rnd_episode(struct sim *m, struct vstate *v, struct sep *e)
 		e->kind = EP_EXIT;
 		e->code = v->vm->isa == 1 ? 32 : 0x7c;
 	} else if (nested && v->in_l2) {
-		rnd_l2_episode(v, e);
+		rnd_l2_episode(m, v, e);
 	} else if (nested && v->l2_l1) {
-		rnd_l1_handling(v, e);
+		rnd_l1_handling(m, v, e);
 	} else if (nested && r < 8) {
 		rnd_l2enter(v, e);
 	} else if (r < 45) {
@@ -1635,13 +1856,15 @@ static void rnd_episode(struct sim *m, struct vstate *v, struct sep *e)
 		e->kind = EP_MMIO;
 		e->gpa = 0xfebf0000;
 		e->vmm = rnd_range(st, 2000, 30000);
-	} else if (r < 55 && !(nested && m->light)) {
-		/* (light: a tentative halt in L2 is not followed by its L2 vCPU) */
-		e->kind = EP_SLEEP;
-		e->state = srand64(st) % 2 ? 2 : 1;
-		e->dur = rnd_range(st, 2000, 500000);
-	} else if (r < 92) {
-		rnd_hlt(v, e, false);
+	} else if (r < 55) {
+		rnd_sleep(v, e);
+	} else if (r < 90) {
+		rnd_hlt(v, e);
+	} else if (r < 94 && v->vm->ptimer) {
+		/* its timer posted from the noise CPU; then the guest re-arms it */
+		e->kind = EP_PTIMER;
+		e->code = v->vm->isa == 1 ? 32 : 0x7c;
+		e->guest = rnd_range(st, 20000, 200000);
 	} else {
 		rnd_preempt(m, v, e);
 	}
@@ -1701,6 +1924,8 @@ static int load_formats(struct sim *m)
 	m->e_irq_out = need(m, "irq_handler_exit", false);
 	m->e_newtask = need(m, "task_newtask", false);
 	m->e_wakenew = need(m, "sched_wakeup_new", false);
+	m->e_hvts = need(m, "kvm_hv_timer_state", true);
+	m->e_wle = need(m, "kvm_wait_lapic_expire", true);
 	return m->err;
 }
 

@@ -9,11 +9,12 @@ enum th_kind { TK_VCPU, TK_VHOST, TK_IO, TK_MAIN, TK_HOST, TK_REC };
 
 enum ep_kind {
 	EP_EXIT, EP_PIO, EP_MMIO, EP_HLT, EP_PREEMPT, EP_GUEST,
-	EP_L2ENTER, EP_L2EXIT, EP_L2REFLECT, EP_L2HLT, EP_SLEEP,
+	EP_L2ENTER, EP_L2EXIT, EP_L2REFLECT, EP_L2HLT, EP_SLEEP, EP_PTIMER,
 };
 
 enum wake_kind {
 	WK_NONE, WK_TIMER, WK_IPI, WK_NET, WK_DISK, WK_MSI, WK_IOAPIC, WK_PIC, WK_VFIO,
+	WK_PI,		/* posted-interrupt wakeup (IPI virtualization, VT-d): no KVM event */
 };
 enum poll_kind { PL_NONE, PL_BLOCK, PL_SUCCESS };
 
@@ -34,7 +35,8 @@ struct sep {
 	bool soft;		/* vfio: signalled from softirq; disk: completed in softirq */
 	int on;			/* vfio: the task the interrupt lands on, 0 the VM's vhost */
 	int state;		/* sleep: prev_state (1 S, 2 D) */
-	int pre;		/* hlt: a task preempting the woken vCPU before kvm_vcpu_wakeup */
+	int pre;		/* hlt: a task preempting the woken vCPU before kvm_vcpu_wakeup
+				 * (random: -1, the host task of the CPU it is woken on) */
 	int count;
 };
 
@@ -52,6 +54,13 @@ struct svm {
 	int isa;		/* 1 vmx, 2 svm */
 	bool apicv;
 	int timer_vec;
+	/*
+	 * The guest's LAPIC timer: TSC-deadline mode with KVM's timer advance
+	 * (tscdl); on the VMX preemption timer (hvtimer, implies tscdl); posted
+	 * to the running guest from its hrtimer (ptimer: pi_inject_timer, APICv,
+	 * MWAIT/HLT in the guest; implies tscdl).
+	 */
+	bool tscdl, hvtimer, ptimer;
 	int vhost, io, main;	/* thread ids, 0 if none */
 	int net_vec, disk_vec;
 };

@@ -103,11 +103,18 @@ void spenc_free(struct spenc *p);
 
 /* ---- the ground truth (truth.c) ---- */
 
-/* Why a halt ended, as the generator knows it. */
+/*
+ * Why a halt ended, as the generator knows it; SW_DERIVE: the wake has no
+ * evidence but the vector seen after it, the truth applies the README's
+ * rules 6-9 to that (posted-interrupt wakeups).
+ */
+#define SW_DERIVE	(-2)
+
 struct swake {
-	int reason;		/* enum vw_reason, or -1: not a wake */
+	int reason;		/* enum vw_reason, -1: not a wake, or SW_DERIVE */
 	int src;		/* ipi: sending vcpu id; device: vector */
 	int gsi;		/* device: gsi or -1 */
+	int vec;		/* the wake's vector V as the README finds it, -1 */
 };
 
 /* The parts of an event the truth needs, filled by the simulator. */
@@ -115,6 +122,7 @@ enum sev_kind {
 	SK_OTHER,		/* any event not listed below */
 	SK_KVM_OTHER,		/* any other kvm:* event */
 	SK_ENTRY, SK_EXIT, SK_USEREXIT, SK_VCPU_WAKEUP, SK_HALT_POLL, SK_INJ_VIRQ,
+	SK_ACCEPT,		/* kvm_apic_accept_irq */
 	SK_NESTED_ENTER, SK_NESTED_EXIT, SK_NESTED_INJECT, SK_NESTED_OTHER,
 	SK_SWITCH, SK_WAKING, SK_WAKEUP,
 };
@@ -131,6 +139,7 @@ struct sinfo {
 	/* kvm */
 	uint32_t isa, code;	/* exit, nested_exit, inject */
 	uint64_t vmcs, pgd;	/* nested_enter */
+	int apicid, vec;	/* accept: apicid, vector; inj_virq: vector */
 	struct swake wake;	/* waking / vcpu_wakeup / nested_enter: model's reason */
 };
 

@@ -57,7 +57,17 @@ struct tthread {
 	/* time whose state awaits a halt's confirmation (or its refutation) */
 	struct pseg pend[MAX_PENDING];
 	int nr_pend;
-	bool post_open;		/* after a wake, until entry/halt/switch-out/userspace exit */
+	/*
+	 * The last wait, held from its wake to the end of its "after the wake"
+	 * window (entry, exit, switch-out, userspace exit), when the analyzer
+	 * classifies it: its reason may need the vector seen in the window,
+	 * and rule 6 learns vectors in that order.
+	 */
+	bool post_open;
+	struct swake pw;
+	struct tl2 *pw_l2;
+	uint64_t pw_ns;
+	int pw_accept, pw_inj;	/* first accept for itself, first kvm_inj_virq: vector */
 	/* exit */
 	bool exit_open;
 	uint32_t isa, code;
@@ -77,6 +87,12 @@ struct tcpu {
 	char comm[32];
 };
 
+/* Vectors a VM's waits classified by rules 2-5 (README, rule 6). */
+struct tlearn {
+	int tgid;
+	int8_t reason[256];	/* reason + 1, 0 unknown */
+};
+
 struct struth {
 	struct vw_result *res;
 	const struct sfmt *fmt;
@@ -88,6 +104,8 @@ struct struth {
 	int nr_cpus;
 	struct tl2 **l2s;
 	int nr_l2s;
+	struct tlearn *learn;
+	int nr_learn;
 	bool debug;		/* VMWAIT_SYNTH_DEBUG: print each wait on stderr */
 };
 
@@ -118,6 +136,16 @@ static void acc_add(struct acc *a, int state, uint64_t from, uint64_t to, bool p
 	a->end = to;
 	if (polled)
 		a->polled += to - from;
+}
+
+/* A loss: the open period (since the last state change) becomes unknown. */
+static void acc_lose(struct acc *a)
+{
+	if (a->state >= 0 && a->state != VS_UNKNOWN) {
+		a->state = VS_UNKNOWN;
+		a->polled = 0;
+		a->nr_cr = 0;
+	}
 }
 
 static void acc_credit(struct acc *a, int tid, const char *comm, int kind, uint64_t ns)
@@ -400,21 +428,77 @@ static void add_wait(struct vw_vcpu *v, const struct swake *w, uint64_t ns)
 	res_add_wait(v, w->reason, ns, w->src, w->gsi);
 }
 
+static int8_t *learned(struct struth *t, int tgid)
+{
+	for (int i = 0; i < t->nr_learn; i++)
+		if (t->learn[i].tgid == tgid)
+			return t->learn[i].reason;
+	t->learn = xrealloc(t->learn, (t->nr_learn + 1) * sizeof(*t->learn));
+	memset(&t->learn[t->nr_learn], 0, sizeof(*t->learn));
+	t->learn[t->nr_learn].tgid = tgid;
+	return t->learn[t->nr_learn++].reason;
+}
+
+/*
+ * The README's rules 6-9 for a wake whose only evidence is @vec, the vector
+ * seen after it (or -1): a vector classified earlier in the VM by rules
+ * 2-5, the standard Linux vectors, a device, unknown.
+ */
+static struct swake derive(const int8_t *learn, int vec)
+{
+	if (vec < 0)
+		return (struct swake){ WR_UNKNOWN, -1, -1, -1 };
+	if (vec < 256 && learn[vec])
+		return (struct swake){ learn[vec] - 1, -1, -1, vec };
+	if (vec == 0xec || vec == 0xef)
+		return (struct swake){ WR_TIMER, -1, -1, vec };
+	if (vec >= 0xfb && vec <= 0xfd)
+		return (struct swake){ WR_IPI, -1, -1, vec };
+	return (struct swake){ WR_DEVICE, vec, -1, vec };
+}
+
+/*
+ * The "after the wake" window of @th's last wait closes: the wait is
+ * classified and counted (for T and the L2 vCPU it halted in); a reason
+ * from rules 2-5 teaches the VM its vector.
+ */
+static void post_close(struct struth *t, struct tthread *th)
+{
+	struct swake w = th->pw;
+	bool derived = w.reason == SW_DERIVE;
+	int8_t *learn;
+
+	if (!th->post_open)
+		return;
+	th->post_open = false;
+	learn = learned(t, th->tgid);
+	if (derived)
+		w = derive(learn, th->pw_accept >= 0 ? th->pw_accept : th->pw_inj);
+	else if (w.reason <= WR_NET && w.vec >= 0 && w.vec < 256)
+		learn[w.vec] = (int8_t)(w.reason + 1);
+	if (t->debug)
+		fprintf(stderr, "synth: wait tid=%d ns=%llu %s%s\n", th->tid,
+			(unsigned long long)th->pw_ns, vw_reason_names[w.reason],
+			derived ? " (from the vector after the wake)" : "");
+	add_wait(vcpu_res(t, th), &w, th->pw_ns);
+	if (th->pw_l2)
+		add_wait(th->pw_l2->acc.res, &w, th->pw_ns);
+}
+
 /* A halt of @th ended at its wake: one wait, for T and the L2 vCPU it halted in. */
 static void halt_waited(struct struth *t, struct tthread *th, const struct swake *w,
 			struct tl2 *l2, uint64_t ns)
 {
-	if (w->reason < 0) {
+	if (w->reason < 0 && w->reason != SW_DERIVE) {
 		vw_err("synth: thread %d: a wait without a wake reason", th->tid);
 		abort();
 	}
-	if (t->debug)
-		fprintf(stderr, "synth: wait tid=%d ns=%llu %s\n", th->tid,
-			(unsigned long long)ns, vw_reason_names[w->reason]);
-	add_wait(vcpu_res(t, th), w, ns);
-	if (l2)
-		add_wait(l2->acc.res, w, ns);
+	post_close(t, th);
 	th->post_open = true;
+	th->pw = *w;
+	th->pw_l2 = l2;
+	th->pw_ns = ns;
+	th->pw_accept = th->pw_inj = -1;
 }
 
 /* kvm_vcpu_wakeup came next after the wake: the tentative halt was one. */
@@ -470,13 +554,13 @@ static struct tl2 *l2_get(struct struth *t, struct tthread *th, uint64_t vmcs, u
 
 static void on_kvm_exit(struct struth *t, struct tthread *th, const struct sinfo *e, uint64_t ts)
 {
+	post_close(t, th);
 	th->had_ee = true;
 	th->exit_open = true;
 	th->isa = e->isa;
 	th->code = e->code;
 	th->exit_ts = ts;
 	th->exit_l2 = th->in_l2 ? th->l2 : NULL;
-	(void)t;
 	if (is_hlt(e->isa, e->code)) {
 		th->ctx = C_HALTED;
 		th->halt_open = true;
@@ -484,7 +568,6 @@ static void on_kvm_exit(struct struth *t, struct tthread *th, const struct sinfo
 		th->blocked = false;
 		th->halt_start = ts;
 		th->halt_l2 = th->exit_l2;
-		th->post_open = false;
 	} else {
 		th->ctx = C_HYP;
 	}
@@ -497,7 +580,7 @@ static void on_entry(struct struth *t, struct tthread *th, uint64_t ts)
 	if (th->halt_open && !th->confirmed)
 		resolve(th, false);
 	th->halt_open = false;
-	th->post_open = false;
+	post_close(t, th);
 	if (th->exit_open) {
 		if (v)
 			add_exit(t, v, th, ts - th->exit_ts);
@@ -572,7 +655,7 @@ static void kvm_effect(struct struth *t, struct tthread *th, const struct sinfo 
 		return;
 	case SK_USEREXIT:
 		th->ctx = C_VMM;
-		th->post_open = false;
+		post_close(t, th);
 		return;
 	case SK_VCPU_WAKEUP:
 		on_vcpu_wakeup(t, th, e, ts);
@@ -639,7 +722,7 @@ static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts)
 		prev->sched = e->prev_runnable ? S_RUNNABLE : S_SLEEPING;
 		prev->wait_cpu = e->cpu;
 		prev->last_cpu = e->cpu;
-		prev->post_open = false;
+		post_close(t, prev);
 		if (!e->prev_runnable && prev->ctx == C_HALTED && prev->halt_open) {
 			if (!prev->confirmed)
 				resolve(prev, true);
@@ -739,6 +822,12 @@ void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
 			else
 				resolve(self, false);
 		}
+		/* "after the wake": the first accept for itself, else the first injection */
+		if (self->post_open && e->kind == SK_ACCEPT && e->apicid == self->vcpu &&
+		    self->pw_accept < 0)
+			self->pw_accept = e->vec;
+		if (self->post_open && e->kind == SK_INJ_VIRQ && self->pw_inj < 0)
+			self->pw_inj = e->vec;
 		if (is_kvm(e->kind))
 			kvm_effect(t, self, e, ts);
 		credit_update(t, self, ts);
@@ -756,8 +845,8 @@ bool truth_loss_ok(struct struth *t, int cpu)
 
 		if (!th->seen || th->last_cpu != cpu)
 			continue;
-		if (th->l2 || (th->tent && th->tent_woken) || th->post_open ||
-		    (th->ctx == C_HALTED && !th->confirmed))
+		if ((th->l2 && th->l2->mode == L2_IDLE) || (th->tent && th->tent_woken) ||
+		    th->post_open || (th->ctx == C_HALTED && !th->confirmed))
 			return false;
 	}
 	return true;
@@ -775,25 +864,36 @@ void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count)
 		advance(th, ts);
 		if (th->tent && !th->tent_woken)
 			resolve(th, false);	/* asleep: the time since the last change */
-		if (th->nr_pend || th->l2 || th->tent) {
+		if (th->nr_pend || (th->l2 && th->l2->mode == L2_IDLE) || th->tent) {
 			vw_err("synth: a loss inside an unconfirmed halt, a tentative halt "
-			       "being decided or a nested guest");
+			       "being decided or a halted L2 vCPU");
 			abort();
 		}
+		post_close(t, th);
 		credit_flush(t, th, ts);
 		th->crediting = false;
 		/* the open period since the last state change becomes unknown */
-		if (th->acc.state >= 0 && th->acc.state != VS_UNKNOWN) {
-			th->acc.state = VS_UNKNOWN;
-			th->acc.polled = 0;
-			th->acc.nr_cr = 0;
+		acc_lose(&th->acc);
+		if (th->l2) {
+			/*
+			 * The nested attribution is dropped: the L2 vCPU, whose
+			 * states followed T's, has that time unknown too, and is
+			 * not followed until its next kvm_nested_vmenter.
+			 */
+			if (t->debug)
+				fprintf(stderr, "synth: loss drops the L2 vCPU of tid=%d\n",
+					th->tid);
+			acc_lose(&th->l2->acc);
+			acc_commit(&th->l2->acc);
+			th->l2->acc.state = -1;
+			th->l2 = NULL;
 		}
 		th->sched = S_UNKNOWN;
 		th->ctx = C_UNKNOWN;
 		th->halt_open = false;
 		th->exit_open = false;
+		th->exit_l2 = th->halt_l2 = NULL;
 		th->in_l2 = false;
-		th->post_open = false;
 	}
 }
 
@@ -803,6 +903,7 @@ static void finish_thread(struct struth *t, struct tthread *th, uint64_t end)
 	if (!th->seen)
 		return;
 	advance(th, end);
+	post_close(t, th);
 	if (th->tent)
 		resolve(th, false);	/* no kvm_vcpu_wakeup came: no halt */
 	else if (th->nr_pend)
@@ -827,6 +928,7 @@ void truth_free(struct struth *t)
 	free(t->list);
 	for (int i = 0; i < t->nr_l2s; i++)
 		free(t->l2s[i]);
+	free(t->learn);
 	free(t->l2s);
 	free(t->thr);
 	free(t->cpus);
