@@ -28,7 +28,8 @@ struct evidence {
 	int flags;
 	int vector;		/* accepted vector for this vCPU, -1 */
 	int routed_vector;	/* from kvm_msi_set_irq / kvm_ioapic_set_irq, -1 */
-	int post_vector;	/* first vector seen on the vCPU after its wake, -1 */
+	int post_vector;	/* first accept for the vCPU itself after its wake, -1 */
+	int post_inj;		/* first kvm_inj_virq after its wake, -1 */
 	int gsi;		/* -1 */
 	int waker;		/* tid of the waking context, -1 */
 };
@@ -257,7 +258,7 @@ void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, i
 void evidence_reset(struct evidence *ev);
 void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu);
 void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec, bool irqctx);
-void evidence_post(struct thread *t, int vec);
+void evidence_post(struct thread *t, int vec, bool accept);
 void evidence_timer_on_self(struct thread *t, int kind);
 void wait_finalize(struct analyzer *a, struct thread *t);
 enum vw_reason classify_vector(struct analyzer *a, int vec);

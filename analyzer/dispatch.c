@@ -341,7 +341,7 @@ static void on_kvm(struct analyzer *a, struct ev_desc *d, struct tep_record *r,
 	case K_INJ_VIRQ:
 		vcpu_promote(a, t, ts);
 		kvm_event(a, t, d->kind, ts);
-		evidence_post(t, (int)(fval(a, r, d->f[0]) & 0xff));
+		evidence_post(t, (int)(fval(a, r, d->f[0]) & 0xff), false);
 		break;
 	case K_ACCEPT: {
 		int apicid = (int)fval(a, r, d->f[0]);
@@ -351,7 +351,7 @@ static void on_kvm(struct analyzer *a, struct ev_desc *d, struct tep_record *r,
 		if (t->vcpu) {
 			kvm_event(a, t, d->kind, ts);
 			if (apicid == t->vcpu_id)
-				evidence_post(t, vec);
+				evidence_post(t, vec, true);
 		}
 		if (a->nhalted)
 			evidence_accept(a, pid, cpu, apicid, vec,

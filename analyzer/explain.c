@@ -83,7 +83,7 @@ void explain_wait(struct analyzer *a, const struct thread *t, const struct pendi
 		n += snprintf(evs + n, sizeof(evs) - n, " after irq routing");
 	if (ev->gsi >= 0 && n < sizeof(evs))
 		n += snprintf(evs + n, sizeof(evs) - n, " gsi %d", ev->gsi);
-	if (ev->post_vector >= 0 && ev->vector < 0 && n < sizeof(evs))
+	if ((ev->post_vector >= 0 || ev->post_inj >= 0) && ev->vector < 0 && n < sizeof(evs))
 		snprintf(evs + n, sizeof(evs) - n, "; vector seen after the wake");
 	if (r == WR_IPI && src >= 0)
 		explain_note(a, t, "wait of %s ended: ipi from vCPU %d;%s",

@@ -12,6 +12,7 @@ void evidence_reset(struct evidence *ev)
 	ev->vector = -1;
 	ev->routed_vector = -1;
 	ev->post_vector = -1;
+	ev->post_inj = -1;
 	ev->gsi = -1;
 	ev->waker = -1;
 }
@@ -141,7 +142,10 @@ void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int ve
 	for (int i = 0; i < a->nhalted; i++) {
 		struct thread *t = a->halted[i];
 
-		if (t->sched == SCH_SLEEPING || t->vcpu_id != apicid || !same_vm(t, tgid) || t == s)
+		if (t->sched == SCH_SLEEPING || t->vcpu_id != apicid || t == s)
+			continue;
+		/* "by a thread of its VM": unknown only matches while its VM is unknown */
+		if (t->tgid >= 0 && tgid != t->tgid)
 			continue;
 		hit = t;
 		n++;
@@ -155,11 +159,18 @@ void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int ve
 	hit->ev.vector = vec;
 }
 
-/* A vector seen on @t itself after its wake (accept for itself, kvm_inj_virq). */
-void evidence_post(struct thread *t, int vec)
+/*
+ * A vector seen on @t itself after its wake: the first accept for itself
+ * counts before any kvm_inj_virq, whatever their order.
+ */
+void evidence_post(struct thread *t, int vec, bool accept)
 {
-	if (t->pw.active && t->pw.ev.post_vector < 0)
+	if (!t->pw.active)
+		return;
+	if (accept && t->pw.ev.post_vector < 0)
 		t->pw.ev.post_vector = vec;
+	else if (!accept && t->pw.ev.post_inj < 0)
+		t->pw.ev.post_inj = vec;
 }
 
 /* An hrtimer runs on @t's own CPU while it halt-polls. */
@@ -214,7 +225,8 @@ static enum vw_reason classify(struct analyzer *a, struct thread *t, const struc
 	struct thread *w = ev->waker >= 0 && !(ev->flags & EV_IRQCTX) ?
 			   thread_find(a, ev->waker) : NULL;
 	int vec = ev->vector >= 0 ? ev->vector :
-		  ev->routed_vector >= 0 ? ev->routed_vector : ev->post_vector;
+		  ev->routed_vector >= 0 ? ev->routed_vector :
+		  ev->post_vector >= 0 ? ev->post_vector : ev->post_inj;
 	struct vm_info *vm = vm_get(a, t->tgid);
 	enum vw_reason r = WR_NR;
 	int o;
