@@ -20,8 +20,7 @@ enum {
 	EV_TIMER_FN	= 1 << 1,	/* woken from a KVM guest timer's hrtimer */
 	EV_PIT		= 1 << 2,	/* routed by the in-kernel PIT thread */
 	EV_ROUTED	= 1 << 3,	/* msi/ioapic/pic/set_irq in the context */
-	EV_CONTEXT	= 1 << 4,	/* a waker context was captured */
-	EV_IRQCTX	= 1 << 5,	/* woken from interrupt context: no waker task */
+	EV_IRQCTX	= 1 << 4,	/* woken from interrupt context: no waker task */
 };
 
 struct evidence {
@@ -152,7 +151,6 @@ struct cpu_state {
 	int hrtimer_kind;		/* 0 none, 1 KVM guest timer, 2 other */
 	bool irqctx;			/* the record being handled runs in hard/soft irq */
 	bool hrt_flagged;		/* the hrtimer entry carried the hardirq flag */
-	uint64_t last_ts;
 	struct ctx_entry ent[CTX_ENTRIES];
 	int nent;
 	struct thread *waiters;		/* preempted vCPU threads waiting here */
@@ -164,10 +162,6 @@ struct vm_info {
 	char *cmdline;
 	int8_t learned[256];		/* vector -> reason + 1, 0 unknown */
 	struct vm_info *next;
-};
-
-struct field_ref {
-	struct tep_format_field *f;
 };
 
 /* Handler ids of the events the analyzer follows. */

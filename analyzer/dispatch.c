@@ -407,11 +407,9 @@ other:
 }
 
 /* Route one record. Records come in time order across CPUs. */
-static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts)
+static void dispatch_one(struct analyzer *a, struct tep_record *r, struct ev_desc *d, int pid,
+			 int cpu, uint64_t ts)
 {
-	int id = tep_data_type(a->tep, r);
-	int pid = tep_data_pid(a->tep, r);
-	struct ev_desc *d = (id >= 0 && id < a->ndesc) ? &a->desc[id] : NULL;
 	struct cpu_state *c = &a->cpus[cpu];
 	struct thread *t = NULL;
 	char buf[4096];
@@ -480,11 +478,8 @@ static void dispatch_one(struct analyzer *a, struct tep_record *r, int cpu, uint
 }
 
 /* The threads a sched event names besides its task (for --explain). */
-static int named_pids(struct analyzer *a, struct tep_record *r, int *pids)
+static int named_pids(struct analyzer *a, struct tep_record *r, struct ev_desc *d, int *pids)
 {
-	int id = tep_data_type(a->tep, r);
-	struct ev_desc *d = (id >= 0 && id < a->ndesc) ? &a->desc[id] : NULL;
-
 	if (!d)
 		return 0;
 	switch (d->kind) {
@@ -507,16 +502,18 @@ static int named_pids(struct analyzer *a, struct tep_record *r, int *pids)
 
 void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts)
 {
-	int pids[2], n, pid;
+	int id = tep_data_type(a->tep, r);
+	int pid = tep_data_pid(a->tep, r);
+	struct ev_desc *d = (id >= 0 && id < a->ndesc) ? &a->desc[id] : NULL;
+	int pids[2], n;
 	bool involved;
 
 	if (!a->ex) {
-		dispatch_one(a, r, cpu, ts);
+		dispatch_one(a, r, d, pid, cpu, ts);
 		return;
 	}
-	pid = tep_data_pid(a->tep, r);
-	n = named_pids(a, r, pids);
+	n = named_pids(a, r, d, pids);
 	involved = explain_involves(a, pid, pids, n);
-	dispatch_one(a, r, cpu, ts);
+	dispatch_one(a, r, d, pid, cpu, ts);
 	explain_emit(a, r, involved);
 }

@@ -107,7 +107,6 @@ void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu)
 	if (cpu < 0 || cpu >= a->ncpus)
 		return;
 	c = &a->cpus[cpu];
-	ev->flags |= EV_CONTEXT;
 	ev->waker = waker;
 	if (c->hrtimer_pid == waker && c->hrtimer_kind == 1)
 		ev->flags |= EV_TIMER_FN;
@@ -154,7 +153,8 @@ void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int ve
 		return;
 	hit->ev.vector = vec;
 	hit->ev.waker = sender;
-	hit->ev.flags |= EV_CONTEXT | (irqctx ? EV_IRQCTX : 0);
+	if (irqctx)
+		hit->ev.flags |= EV_IRQCTX;
 	scan_context(a, hit, &hit->ev, sender, cpu);
 	hit->ev.vector = vec;
 }
@@ -177,7 +177,7 @@ void evidence_post(struct thread *t, int vec, bool accept)
 void evidence_timer_on_self(struct thread *t, int kind)
 {
 	if (t->ctx == CTX_HALTED && kind == 1 && t->ev.waker < 0) {
-		t->ev.flags |= EV_TIMER_FN | EV_CONTEXT;
+		t->ev.flags |= EV_TIMER_FN;
 		t->ev.waker = t->tid;
 	}
 }
