@@ -15,6 +15,9 @@ trap 'rm -rf "$VMWAIT_TMP"' EXIT
 pass=0 fail=0 skip=0
 filter=${1:-}
 
+# One line on what this machine lets the tests do (each probed by trying it).
+tests/caps.sh
+
 run_one() {
 	local name=$1; shift
 	local out rc nf=0
