@@ -7,11 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <trace-cmd.h>
-
 #include "analyzer.h"
 #include "cmds.h"
-#include "tdat.h"
 #include "util.h"
 
 enum { OUT_TEXT, OUT_JSON, OUT_CSV };
@@ -190,14 +187,16 @@ static int check_input(const char *path)
 	return 0;
 }
 
-static int on_record(struct tracecmd_input *h, struct tep_record *r, int cpu, void *data)
+/* One record of the trace, in time order. */
+static void on_record(struct analyzer *a, const struct tin_rec *rec)
 {
-	struct analyzer *a = data;
-	uint64_t ts = r->ts;
+	struct tep_record r = { .ts = rec->ts, .cpu = rec->cpu, .size = (int)rec->size,
+				.data = (void *)rec->data, .missed_events = rec->missed };
+	uint64_t ts = rec->ts;
+	int cpu = rec->cpu;
 
-	(void)h;
 	if (cpu < 0 || cpu >= a->ncpus)
-		return 0;
+		return;
 	if (!a->events)
 		a->first_ts = ts;
 	if (ts < a->last_ts) {
@@ -209,95 +208,12 @@ static int on_record(struct tracecmd_input *h, struct tep_record *r, int cpu, vo
 	}
 	a->last_ts = ts;
 	a->events++;
-	if (r->missed_events) {
-		if (r->missed_events > 0)
-			a->lost_events += (uint64_t)r->missed_events;
+	if (rec->missed) {
+		if (rec->missed > 0)
+			a->lost_events += (uint64_t)rec->missed;
 		on_loss(a, cpu, ts);
 	}
-	dispatch(a, r, cpu, ts);
-	return 0;
-}
-
-/*
- * How much of what vmwait follows a buffer holds: kvm events among its first
- * records (scaled), plus one if it holds any record. Uses a scratch handle,
- * since reading moves the handle's position.
- */
-static long buffer_score(struct tracecmd_input *b)
-{
-	struct tep_handle *tep = tracecmd_get_tep(b);
-	int ncpus = tep ? tep_get_cpus(tep) : 0;
-	long kvm = 0, total = 0;
-	bool more = true;
-
-	while (more && total < 200000) {
-		more = false;
-		for (int cpu = 0; cpu < ncpus; cpu++) {
-			struct tep_record *r = tracecmd_read_data(b, cpu);
-			struct tep_event *ev;
-
-			if (!r)
-				continue;
-			more = true;
-			total++;
-			ev = tep_find_event(tep, tep_data_type(tep, r));
-			if (ev && ev->system && !strcmp(ev->system, "kvm"))
-				kvm++;
-			tracecmd_free_record(r);
-		}
-	}
-	return kvm * 2 + (total > 0);
-}
-
-/* The buffer to analyze: --buffer NAME, else the one holding the most kvm events. */
-static struct tracecmd_input *pick_buffer(const char *file, struct tracecmd_input *h,
-					  const char *name, struct tracecmd_input **owned,
-					  const char **bufname)
-{
-	int n = tracecmd_buffer_instances(h);
-	struct tracecmd_input *s;
-	long score, best_score = -1;
-	int best = -1;
-
-	*owned = NULL;
-	*bufname = NULL;
-	if (!n || (name && !*name))
-		return h;
-	if (!name) {
-		s = tracecmd_open(file, TRACECMD_FL_LOAD_NO_PLUGINS);
-		best_score = s ? buffer_score(s) : -1;
-		if (s)
-			tracecmd_close(s);
-	}
-	for (int i = 0; i < n; i++) {
-		const char *bn = tracecmd_buffer_instance_name(h, i);
-
-		if (name) {
-			if (bn && !strcmp(bn, name))
-				best = i;
-			continue;
-		}
-		s = tracecmd_buffer_instance_handle(h, i);
-		if (!s)
-			continue;
-		score = buffer_score(s);
-		tracecmd_close(s);
-		if (score > best_score) {
-			best_score = score;
-			best = i;
-		}
-	}
-	if (name && best < 0) {
-		vw_err("no buffer named '%s' in this trace", name);
-		return NULL;
-	}
-	if (best < 0)
-		return h;
-	*owned = tracecmd_buffer_instance_handle(h, best);
-	*bufname = tracecmd_buffer_instance_name(h, best);
-	if (!*owned)
-		vw_err("cannot read buffer '%s'", tracecmd_buffer_instance_name(h, best));
-	return *owned;
+	dispatch(a, &r, cpu, ts);
 }
 
 /* trace-cmd's GUEST options name vCPU threads (host pid per vcpu id) and VMs. */
@@ -388,52 +304,30 @@ static void apply_filters(struct vw_result *r, const struct analyze_opts *o)
 static int run(const struct analyze_opts *o, struct vw_result *res,
 	       const int *ex_tids, int ex_ntids, FILE *ex_out)
 {
-	struct tracecmd_input *h, *b, *owned;
+	/* --explain renders lines as trace-cmd report does: with its plugins */
+	struct tin_opts to = { .buffer = o->buffer, .plugins = ex_out != NULL,
+			       .all_formats = ex_out != NULL, .want_format = dispatch_wants };
 	struct analyzer a = { 0 };
-	struct tdat_info info;
-	const char *bufname;
-	int ret = -1;
+	const struct tin_meta *m;
+	const char *first;
+	struct tin_rec rec;
+	char err[512];
+	struct tin *t;
+	int ret;
 
 	if (check_input(o->file))
 		return -1;
-	/*
-	 * Check what libtracecmd 3.1.6 does not survive: it crashes on some
-	 * truncated files instead of failing.
-	 */
-	if (tdat_read_info(o->file, &info)) {
-		vw_err("%s: truncated or corrupt trace.dat header (version %d)", o->file,
-		       info.version);
-		goto out_info;
+	t = tin_open(o->file, &to, err, sizeof(err));
+	if (!t) {
+		vw_err("%s", err);
+		return -1;
 	}
-	if (info.data_end > info.file_size) {
-		vw_err("%s: truncated: its trace data should end at byte %llu, the file has %llu",
-		       o->file, (unsigned long long)info.data_end,
-		       (unsigned long long)info.file_size);
-		goto out_info;
-	}
-	a.info = &info;
-	if (!strcmp(info.compression, "zlib") && tdat_register_zlib()) {
-		vw_err("%s: zlib-compressed, and zlib could not be registered with libtracecmd",
-		       o->file);
-		goto out_info;
-	}
-	tracecmd_set_loglevel(TEP_LOG_CRITICAL);
-	/* --explain renders lines as trace-cmd report does: with its plugins */
-	h = tracecmd_open(o->file, ex_out ? 0 : TRACECMD_FL_LOAD_NO_PLUGINS);
-	if (!h) {
-		vw_err("%s: cannot read this trace.dat (version %d, %s compression): corrupt, "
-		       "truncated, or not supported", o->file, info.version, info.compression);
-		goto out_info;
-	}
-	b = pick_buffer(o->file, h, o->buffer, &owned, &bufname);
-	if (!b)
-		goto out;
-	a.tep = tracecmd_get_tep(b);
-	a.ncpus = tep_get_cpus(a.tep);
-	if (a.ncpus <= 0) {
-		vw_err("%s: the trace has no CPU data", o->file);
-		goto out;
-	}
+	m = tin_meta(t);
+	a.info = m;
+	a.tep = tin_tep(t);
+	a.ncpus = m->cpus;
+	for (int i = 0; i < m->buffers[m->selected].ncpus; i++)
+		a.ncpus = MAX(a.ncpus, (int)m->buffers[m->selected].secs[i].cpu + 1);
 	a.cpus = xcalloc(a.ncpus, sizeof(*a.cpus));
 	for (int i = 0; i < a.ncpus; i++) {
 		a.cpus[i].curr = -1;
@@ -443,13 +337,20 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	a.to = o->to;
 	guests_apply(&a);
 	if (ex_out)
-		a.ex = explain_new(ex_out, b, bufname, ex_tids, ex_ntids, o->from, o->to);
+		a.ex = explain_new(ex_out, a.tep, m->in_usecs,
+				   m->selected ? m->buffers[m->selected].name : NULL,
+				   ex_tids, ex_ntids, o->from, o->to);
 	a.ovr = o->ovr;
 	a.novr = o->novr;
 	dispatch_init(&a);
-	if (tracecmd_iterate_events(b, NULL, 0, on_record, &a) < 0)
-		vw_warn("%s: reading stopped early (truncated or corrupt data); the result is partial",
-			o->file);
+	hrtimer_init(&a, t);
+	while ((ret = tin_next(t, &rec)) > 0)
+		on_record(&a, &rec);
+	if (ret < 0)
+		vw_warn("%s; reading stopped there, the result is partial", tin_error(t));
+	if (tin_corrupt(t, &first))
+		vw_warn("%s: %llu corrupt pages or chunks skipped, counted as lost events "
+			"(first: %s)", o->file, (unsigned long long)tin_corrupt(t, NULL), first);
 	analyzer_finish(&a, res);
 	res->file = xstrdup(o->file);
 	res->start_ns = a.first_ts;
@@ -459,16 +360,10 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	res->cpus = a.ncpus;
 	res_finish(res);
 	apply_filters(res, o);
-	ret = 0;
-out:
 	explain_free(a.ex);
 	analyzer_free(&a);
-	if (owned)
-		tracecmd_close(owned);
-	tracecmd_close(h);
-out_info:
-	tdat_info_free(&info);
-	return ret;
+	tin_close(t);
+	return 0;
 }
 
 /* --explain: a first pass finds the chosen vCPUs, a second prints their events. */

@@ -9,7 +9,7 @@
 #include <event-parse.h>
 
 #include "result.h"
-#include "tdat_read.h"
+#include "tin.h"
 
 enum sched_st { SCH_UNKNOWN, SCH_ON, SCH_RUNNABLE, SCH_SLEEPING };
 enum ctx_st { CTX_UNKNOWN, CTX_GUEST, CTX_GUEST_L2, CTX_HYP, CTX_VMM, CTX_HALTED, CTX_RUN };
@@ -212,11 +212,11 @@ struct analyzer {
 	struct vector_override *ovr;
 	int novr;
 
-	/* function address -> kind cache for hrtimer callbacks */
-	struct { unsigned long long addr; int kind; } fncache[64];
-	int nfncache;
+	/* KVM guest-timer hrtimer callbacks (kallsyms) */
+	uint64_t timer_fns[32];
+	int ntimer_fns;
 
-	struct tdat_info *info;		/* version, compression, GUEST options */
+	const struct tin_meta *info;	/* version, compression, GUEST options */
 	struct explain *ex;		/* --explain, or NULL */
 
 	uint64_t first_ts, last_ts;
@@ -257,6 +257,7 @@ void evidence_timer_on_self(struct thread *t, int kind);
 void wait_finalize(struct analyzer *a, struct thread *t);
 enum vw_reason classify_vector(struct analyzer *a, int vec);
 int hrtimer_kind(struct analyzer *a, unsigned long long addr);
+void hrtimer_init(struct analyzer *a, const struct tin *t);
 bool thread_is_vm_worker(const struct thread *t, const char *prefix, int *pid);
 
 /* nested.c */
@@ -276,6 +277,7 @@ void l2_hold_refute(struct analyzer *a, struct thread *t);
 void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts);
 
 /* dispatch.c */
+bool dispatch_wants(const char *system, const char *name);
 int dispatch_init(struct analyzer *a);
 void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts);
 
@@ -284,8 +286,7 @@ void report_text(const struct vw_result *r, FILE *f);
 void report_csv(const struct vw_result *r, FILE *f);
 
 /* explain.c */
-struct tracecmd_input;
-struct explain *explain_new(FILE *out, struct tracecmd_input *h, const char *bufname,
+struct explain *explain_new(FILE *out, struct tep_handle *tep, bool in_usecs, const char *bufname,
 			    const int *tids, int ntids, uint64_t from, uint64_t to);
 void explain_free(struct explain *ex);
 bool explain_selected(const struct analyzer *a, int tid);

@@ -41,6 +41,17 @@ static const struct {
 	{ "ftrace", "print", K_PRINT, { "buf" } },
 };
 
+/* The formats the analysis parses: the followed events and every kvm event. */
+bool dispatch_wants(const char *system, const char *name)
+{
+	if (!strcmp(system, "kvm"))
+		return true;
+	for (size_t k = 0; k < ARRAY_SIZE(followed); k++)
+		if (!strcmp(system, followed[k].system) && !strcmp(name, followed[k].name))
+			return true;
+	return false;
+}
+
 /* Fields a handler cannot do without (the rest may be absent in old layouts). */
 static bool field_optional(uint8_t kind, int idx)
 {

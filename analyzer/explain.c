@@ -6,15 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <trace-cmd.h>
-
 #include "analyzer.h"
 #include "util.h"
 #include "vectors.h"
-
-/* Declared in trace-cmd's private header only; exported by libtracecmd 3.x. */
-unsigned long tracecmd_get_flags(struct tracecmd_input *handle);
-#define TRACECMD_FL_IN_USECS	(1 << 2)
 
 struct explain {
 	FILE *out;
@@ -93,11 +87,10 @@ void explain_wait(struct analyzer *a, const struct thread *t, const struct pendi
 			     vw_reason_names[r], evs[0] ? evs : " no evidence");
 }
 
-struct explain *explain_new(FILE *out, struct tracecmd_input *h, const char *bufname,
+struct explain *explain_new(FILE *out, struct tep_handle *tep, bool in_usecs, const char *bufname,
 			    const int *tids, int ntids, uint64_t from, uint64_t to)
 {
 	struct explain *ex = xcalloc(1, sizeof(*ex));
-	struct tep_handle *tep = tracecmd_get_tep(h);
 
 	ex->out = out;
 	ex->tids = xcalloc(ntids ? ntids : 1, sizeof(int));
@@ -107,7 +100,7 @@ struct explain *explain_new(FILE *out, struct tracecmd_input *h, const char *buf
 	ex->from = from;
 	ex->to = to;
 	/* the time column exactly as trace-cmd report prints it */
-	if (tracecmd_get_flags(h) & TRACECMD_FL_IN_USECS)
+	if (in_usecs)
 		ex->tfmt = tep_test_flag(tep, TEP_NSEC_OUTPUT) ? " %9.1d:" : " %6.1000d:";
 	else
 		ex->tfmt = "%12d:";

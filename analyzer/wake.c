@@ -185,28 +185,21 @@ void evidence_timer_on_self(struct thread *t, int kind)
 /* hrtimer callback address -> 1 for a KVM guest timer, 2 for anything else. */
 int hrtimer_kind(struct analyzer *a, unsigned long long addr)
 {
+	for (int i = 0; i < a->ntimer_fns; i++)
+		if (a->timer_fns[i] == addr)
+			return 1;
+	return 2;
+}
+
+/* The addresses of KVM's guest-timer callbacks, from the trace's kallsyms. */
+void hrtimer_init(struct analyzer *a, const struct tin *t)
+{
 	static const char *const kvm_timers[] = {
 		"apic_timer_fn", "pit_timer_fn", "kvm_pit_timer_fn", "stimer_timer_callback",
-		"hpet_timer_fn", "xen_timer_callback",
+		"hpet_timer_fn", "xen_timer_callback", NULL,
 	};
-	const char *fn;
-	int kind = 2;
 
-	for (int i = 0; i < a->nfncache; i++)
-		if (a->fncache[i].addr == addr)
-			return a->fncache[i].kind;
-	fn = tep_find_function(a->tep, addr);
-	if (fn) {
-		for (size_t i = 0; i < ARRAY_SIZE(kvm_timers); i++)
-			if (!strcmp(fn, kvm_timers[i]))
-				kind = 1;
-	}
-	if (a->nfncache < (int)ARRAY_SIZE(a->fncache)) {
-		a->fncache[a->nfncache].addr = addr;
-		a->fncache[a->nfncache].kind = kind;
-		a->nfncache++;
-	}
-	return kind;
+	a->ntimer_fns = tin_symbols(t, kvm_timers, a->timer_fns, ARRAY_SIZE(a->timer_fns));
 }
 
 static int override_of(struct analyzer *a, int vec)

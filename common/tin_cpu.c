@@ -1,0 +1,379 @@
+/*
+ * One CPU's events: its data read (or its v7 chunks decompressed) a few
+ * pages at a time, every page checked before libtraceevent's kbuffer parses
+ * it, timestamps corrected as libtracecmd corrects them.
+ *
+ * kbuffer trusts the page it is given: a commit size beyond the page, or an
+ * event length that does not advance, makes it read out of bounds or loop
+ * forever (kbuffer_next_event on a 200 KB file hangs trace-cmd report).
+ * page_check() walks the event headers the way kbuffer will and keeps only
+ * the prefix that is consistent; the rest of the page is skipped and
+ * reported as a loss.
+ */
+#include <endian.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kbuffer.h>
+
+#include "tin_int.h"
+#include "util.h"
+
+#define MISSING_EVENTS	(1ULL << 31)
+#define MISSING_STORED	(1ULL << 30)
+#define COMMIT_MASK	((1ULL << 27) - 1)
+#define BATCH_PAGES	16
+#define MAX_CHUNK	(64u << 20)
+#define MAX_RATIO	4096
+
+void tin_note_corrupt(struct tin *t, struct tin_stream *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	t->corrupt++;
+	s->pending_missed = -1;
+	if (t->corrupt_first[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->corrupt_first, sizeof(t->corrupt_first), fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t mul_shr(uint64_t a, uint64_t mul, unsigned int shift)
+{
+	unsigned __int128 r = (unsigned __int128)a * mul;
+
+	return (uint64_t)(r >> shift);
+}
+
+/* TIME_SHIFT correction between samples @a and @b (libtracecmd's formula). */
+static uint64_t tshift_apply(const struct tin *t, uint64_t ts, const struct tshift_sample *a,
+			     const struct tshift_sample *b)
+{
+	long long cor;
+
+	if ((t->tshift_flags & 1) && b->time != a->time) {
+		long long delta = b->time - a->time;
+		long long off = ((long long)ts - a->time) * (b->offset - a->offset);
+
+		cor = a->offset + (off + delta / 2) / delta;
+	} else {
+		cor = a->offset;
+	}
+	ts = (ts * (uint64_t)a->scaling) >> (a->fraction & 63);
+	return cor < 0 ? ts - (uint64_t)llabs(cor) : ts + (uint64_t)cor;
+}
+
+static uint64_t tshift_calc(const struct tin *t, uint64_t ts, int cpu)
+{
+	const struct tshift_cpu *c;
+	int lo, hi, mid;
+
+	if (cpu >= t->tshift_ncpus || !t->tshift[cpu].n)
+		return ts;
+	c = &t->tshift[cpu];
+	if (c->n == 1)
+		return ts + (uint64_t)c->s[0].offset;
+	if (c->n == 2 || ts <= (uint64_t)c->s[0].time)
+		return tshift_apply(t, ts, &c->s[0], &c->s[1]);
+	if (ts >= (uint64_t)c->s[c->n - 1].time)
+		return tshift_apply(t, ts, &c->s[c->n - 2], &c->s[c->n - 1]);
+	lo = 0;
+	hi = c->n - 1;
+	mid = (lo + hi) / 2;
+	while (lo <= hi) {
+		if ((long long)ts < c->s[mid].time)
+			hi = mid - 1;
+		else if ((long long)ts > c->s[mid].time)
+			lo = mid + 1;
+		else
+			break;
+		mid = (lo + hi) / 2;
+	}
+	return tshift_apply(t, ts, &c->s[mid], &c->s[mid + 1]);
+}
+
+/* A raw ring-buffer timestamp in the file's time, as libtracecmd computes it. */
+uint64_t tin_ts_calc(const struct tin *t, uint64_t ts, int cpu)
+{
+	if (t->tshift)
+		ts = tshift_calc(t, ts, cpu);
+	if (t->m.tsc_mult)
+		ts = mul_shr(ts, t->m.tsc_mult, t->m.tsc_shift);
+	return ts + (uint64_t)t->m.ts_offset;
+}
+
+int tin_stream_init(struct tin *t, struct tin_stream *s, const struct tin_cpu_sec *sec,
+		    bool compressed)
+{
+	uint8_t b[4];
+
+	memset(s, 0, sizeof(*s));
+	s->cpu = (int)sec->cpu;
+	s->off = sec->off;
+	s->size = sec->size;
+	s->compressed = compressed;
+	s->kb = kbuffer_alloc(t->kb_lsize, t->kb_endian);
+	if (!s->kb)
+		return tin_fail(t, "out of memory");
+	s->done = !s->size;
+	if (!compressed || s->done)
+		return 0;
+	if (s->size < 4 || tin_pread(t, b, 4, s->off, "chunk count"))
+		return tin_fail(t, "corrupt: CPU %d data at offset %llu has no chunk count",
+				s->cpu, (unsigned long long)s->off);
+	s->chunks_left = tin_u32(t, b);
+	s->pos = 4;
+	/*
+	 * trace-cmd records the size of the chunks without their count: the
+	 * chunks are bounded by the file, not by the recorded size.
+	 */
+	s->size = t->m.file_size - s->off;
+	if ((uint64_t)s->chunks_left > (s->size - 4) / 8)
+		return tin_fail(t, "corrupt: CPU %d data at offset %llu claims %u chunks in %llu "
+				"bytes", s->cpu, (unsigned long long)s->off, s->chunks_left,
+				(unsigned long long)s->size);
+	return 0;
+}
+
+void tin_stream_free(struct tin_stream *s)
+{
+	if (s->kb)
+		kbuffer_free(s->kb);
+	free(s->buf);
+	free(s->fix);
+	memset(s, 0, sizeof(*s));
+}
+
+static void reserve(struct tin_stream *s, size_t n)
+{
+	if (s->cap >= n)
+		return;
+	free(s->buf);
+	s->buf = xmalloc(n);
+	s->cap = n;
+}
+
+/* The next pages of uncompressed data: 1, 0 at the end, -1 on I/O error. */
+static int fill_plain(struct tin *t, struct tin_stream *s, uint32_t psz)
+{
+	uint64_t left = s->size - s->pos;
+	size_t n = (size_t)MIN(left, (uint64_t)BATCH_PAGES * psz);
+
+	n -= n % psz;
+	if (!n) {
+		if (left)
+			tin_note_corrupt(t, s, "CPU %d: its data ends with a partial page of %llu "
+					 "bytes at offset %llu", s->cpu, (unsigned long long)left,
+					 (unsigned long long)(s->off + s->pos));
+		s->done = true;
+		return 0;
+	}
+	reserve(s, n);
+	s->buf_off = s->off + s->pos;
+	if (tin_pread(t, s->buf, n, s->buf_off, "CPU data"))
+		return -1;
+	s->pos += n;
+	s->len = n;
+	t->done_bytes += n;
+	return 1;
+}
+
+/* The next chunk of compressed data, decompressed: 1, 0 at the end, -1. */
+static int fill_chunk(struct tin *t, struct tin_stream *s, uint32_t psz)
+{
+	for (;;) {
+		uint64_t at = s->off + s->pos;
+		uint32_t csize, usize;
+		uint8_t h[8], *src;
+		int bad;
+
+		if (!s->chunks_left || s->size - s->pos < 8) {
+			s->done = true;
+			return 0;
+		}
+		if (tin_pread(t, h, 8, at, "chunk header"))
+			return -1;
+		csize = tin_u32(t, h);
+		usize = tin_u32(t, h + 4);
+		s->chunks_left--;
+		if (csize > s->size - s->pos - 8 || !usize || usize % psz || usize > MAX_CHUNK ||
+		    (uint64_t)usize > (uint64_t)csize * MAX_RATIO + psz) {
+			/* chunk boundaries are lost: nothing after this can be read */
+			tin_note_corrupt(t, s, "CPU %d: corrupt chunk header at offset %llu "
+					 "(%u bytes from %u); the rest of the CPU's data is skipped",
+					 s->cpu, (unsigned long long)at, usize, csize);
+			s->done = true;
+			return 0;
+		}
+		s->pos += 8 + (uint64_t)csize;
+		t->done_bytes += 8 + (uint64_t)csize;
+		src = xmalloc(csize ? csize : 1);
+		reserve(s, usize);
+		bad = tin_pread(t, src, csize, at + 8, "chunk");
+		if (!bad && tin_uncompress(t, s->buf, usize, src, csize)) {
+			tin_note_corrupt(t, s, "CPU %d: the chunk at offset %llu does not "
+					 "decompress; its events are skipped", s->cpu,
+					 (unsigned long long)at);
+			bad = 1;
+			t->err[0] = '\0';
+		}
+		free(src);
+		if (bad && t->err[0])
+			return -1;
+		if (bad)
+			continue;
+		s->buf_off = at;
+		s->len = usize;
+		return 1;
+	}
+}
+
+static uint64_t read_long(const struct tin *t, const uint8_t *p)
+{
+	return t->kb_lsize == KBUFFER_LSIZE_8 ? tin_u64(t, p) : tin_u32(t, p);
+}
+
+/*
+ * Walk the event headers of @page as kbuffer will. Returns the number of
+ * data bytes that are consistent (== the commit size for a good page);
+ * *@missed gets the page's loss (0, count, -1).
+ */
+static uint32_t page_check(const struct tin *t, const uint8_t *page, uint32_t psz,
+			   int64_t *missed, uint32_t *commit_out)
+{
+	uint32_t hdr = t->kb_lsize == KBUFFER_LSIZE_8 ? 16 : 12;
+	uint32_t lsz = hdr - 8, max = psz - hdr;
+	const uint8_t *d = page + hdr;
+	uint64_t flags = read_long(t, page + 8);
+	uint32_t commit = (uint32_t)(flags & COMMIT_MASK), pos = 0;
+
+	*missed = 0;
+	if (flags & MISSING_EVENTS)
+		*missed = -1;
+	if (commit > max) {
+		*commit_out = commit;
+		return 0;
+	}
+	if ((flags & MISSING_EVENTS) && (flags & MISSING_STORED) && commit + lsz <= max)
+		*missed = (int64_t)read_long(t, d + commit);
+	*commit_out = commit;
+	while (pos < commit) {
+		uint32_t x, type, len;
+
+		if (commit - pos < 4)
+			break;
+		x = tin_u32(t, d + pos);
+		type = t->m.big_endian ? x >> 27 : x & 31;
+		if (type == KBUFFER_TYPE_PADDING) {
+			if (commit - pos < 8 || tin_u32(t, d + pos + 4) > 0x7fffffffu)
+				break;
+			len = 4 + tin_u32(t, d + pos + 4);
+		} else if (type >= KBUFFER_TYPE_TIME_EXTEND) {
+			len = 8;
+		} else if (type == 0) {
+			uint32_t l;
+
+			if (commit - pos < 8)
+				break;
+			l = tin_u32(t, d + pos + 4);
+			if (l < 4 || l > commit)
+				break;
+			len = 8 + ((l - 4 + 3) & ~3u);
+		} else {
+			len = 4 + type * 4;
+		}
+		if (len > commit - pos) {
+			if (type == KBUFFER_TYPE_PADDING)
+				return commit;	/* padding may run to the page end */
+			break;
+		}
+		pos += len;
+	}
+	return pos >= commit ? commit : pos;
+}
+
+/* Store @v as a long of the file at @p. */
+static void put_long(const struct tin *t, uint8_t *p, uint64_t v)
+{
+	if (t->kb_lsize == KBUFFER_LSIZE_8) {
+		uint64_t x = t->m.big_endian ? htobe64(v) : htole64(v);
+
+		memcpy(p, &x, 8);
+	} else {
+		uint32_t x = t->m.big_endian ? htobe32((uint32_t)v) : htole32((uint32_t)v);
+
+		memcpy(p, &x, 4);
+	}
+}
+
+/* The page at s->page, checked; a corrupt one is replaced by its valid prefix. */
+static void load_page(struct tin *t, struct tin_stream *s, uint32_t psz)
+{
+	uint8_t *page = s->buf + s->page;
+	uint32_t commit, good;
+	int64_t missed;
+
+	good = page_check(t, page, psz, &missed, &commit);
+	if (missed)
+		s->pending_missed = missed < 0 || s->pending_missed < 0 ? -1 :
+				    s->pending_missed + missed;
+	if (good != commit) {
+		tin_note_corrupt(t, s, "CPU %d: corrupt ring-buffer page at offset %llu "
+				 "(%u of %u bytes readable); its remaining events are skipped",
+				 s->cpu, (unsigned long long)(s->buf_off + s->page), good,
+				 commit);
+		if (!s->fix)
+			s->fix = xmalloc(psz);
+		memcpy(s->fix, page, psz);
+		put_long(t, s->fix + 8, good);	/* the valid prefix, no loss flags */
+		page = s->fix;
+	}
+	kbuffer_load_subbuffer(s->kb, page);
+	s->loaded = true;
+}
+
+/* Load the next page: 1, 0 at the end of the CPU's data, -1 on I/O error. */
+static int next_page(struct tin *t, struct tin_stream *s, uint32_t psz)
+{
+	if (s->loaded)
+		s->page += psz;
+	s->loaded = false;
+	if (s->page >= s->len) {
+		int r;
+
+		if (s->done)
+			return 0;
+		r = s->compressed ? fill_chunk(t, s, psz) : fill_plain(t, s, psz);
+		if (r <= 0)
+			return r;
+		s->page = 0;
+	}
+	load_page(t, s, psz);
+	return 1;
+}
+
+int tin_stream_next(struct tin *t, struct tin_stream *s)
+{
+	uint32_t psz = t->m.buffers[t->m.selected].page_size;
+	unsigned long long ts;
+	void *d = NULL;
+
+	if (s->loaded)
+		d = kbuffer_next_event(s->kb, &ts);
+	while (!d) {
+		int r = next_page(t, s, psz);
+
+		if (r <= 0)
+			return r;
+		d = kbuffer_read_event(s->kb, &ts);
+	}
+	s->data = d;
+	s->dsize = (uint32_t)kbuffer_event_size(s->kb);
+	s->ts = t->tshift || t->m.tsc_mult || t->m.ts_offset ? tin_ts_calc(t, ts, s->cpu) : ts;
+	s->missed = s->pending_missed;
+	s->pending_missed = 0;
+	return 1;
+}

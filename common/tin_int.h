@@ -1,0 +1,114 @@
+/* Internals of the trace.dat reader shared by its files (tin_*.c). */
+#ifndef VMWAIT_TIN_INT_H
+#define VMWAIT_TIN_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tin.h"
+
+struct kbuffer;
+struct tep_plugin_list;
+
+/* A piece of metadata, NUL-terminated for text parsers. */
+struct blob {
+	uint8_t *buf;
+	size_t len;
+	uint64_t off;		/* where it starts in the file (for messages) */
+};
+
+struct fmt_blob {
+	char *system;		/* "ftrace" for the ftrace formats */
+	struct blob b;
+};
+
+/* TIME_SHIFT samples of one CPU (guest files), sorted by time. */
+struct tshift_cpu {
+	int n;
+	struct tshift_sample {
+		int64_t time, offset, scaling, fraction;
+	} *s;
+};
+
+/* Reading one CPU's data of the selected buffer. */
+struct tin_stream {
+	int cpu;
+	uint64_t off, size;	/* the CPU's data in the file */
+	uint64_t pos;		/* next byte of the data to read (relative) */
+	uint8_t *buf;		/* pages read or decompressed */
+	size_t cap;
+	size_t len;		/* valid bytes in buf */
+	size_t page;		/* offset in buf of the current page */
+	uint64_t buf_off;	/* file offset of buf (uncompressed), for messages */
+	uint32_t chunks_left;	/* compressed: chunks not read yet */
+	bool compressed;
+	bool loaded;		/* a page is loaded in kb */
+	bool done;
+	int64_t pending_missed;	/* loss to report on the next event */
+	struct kbuffer *kb;
+	uint8_t *fix;		/* a corrupt page's valid prefix, rewritten */
+	/* the current event */
+	uint64_t ts;
+	const void *data;
+	uint32_t dsize;
+	int64_t missed;
+};
+
+struct tin {
+	char *path;
+	int fd;
+	struct tin_opts opts;
+	struct tin_meta m;
+	char err[512];
+
+	struct blob header_page, header_event, kallsyms, printk, cmdlines;
+	struct fmt_blob *fmts;
+	int nfmts;
+	uint64_t sec_off[32];	/* v7: metadata section offsets by option id */
+	bool v6_clock;		/* v6: a trace_clock text follows the CPU table */
+
+	int64_t tshift_flags;
+	int tshift_ncpus;
+	struct tshift_cpu *tshift;
+
+	struct tep_handle *tep;
+	struct tep_plugin_list *plugins;
+	int kb_lsize, kb_endian;	/* kbuffer_alloc() arguments */
+
+	struct tin_stream *st;
+	int nst;
+	int *heap;		/* stream indexes, a min-heap on (ts, cpu) */
+	int nheap;
+	bool started;
+	uint64_t done_bytes, total_bytes;
+
+	uint64_t corrupt;
+	char corrupt_first[200];
+};
+
+/* tin_file.c: the file layout, validated */
+int tin_fail(struct tin *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tin_read_layout(struct tin *t);
+int tin_pread(struct tin *t, void *buf, size_t len, uint64_t off, const char *what);
+uint16_t tin_u16(const struct tin *t, const void *p);
+uint32_t tin_u32(const struct tin *t, const void *p);
+uint64_t tin_u64(const struct tin *t, const void *p);
+int tin_uncompress(struct tin *t, uint8_t *dst, size_t dlen, const uint8_t *src, size_t slen);
+
+/* tin_opts.c: options */
+int tin_parse_option(struct tin *t, uint16_t id, const uint8_t *d, uint32_t size, uint64_t off);
+
+/* tin_tep.c: libtraceevent's handle from the metadata */
+int tin_build_tep(struct tin *t);
+
+/* tin_cpu.c: per-CPU streams */
+int tin_stream_init(struct tin *t, struct tin_stream *s, const struct tin_cpu_sec *sec,
+		    bool compressed);
+void tin_stream_free(struct tin_stream *s);
+int tin_stream_next(struct tin *t, struct tin_stream *s);
+uint64_t tin_ts_calc(const struct tin *t, uint64_t ts, int cpu);
+void tin_note_corrupt(struct tin *t, struct tin_stream *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

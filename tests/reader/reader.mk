@@ -1,0 +1,7 @@
+# tests/reader: the equivalence check of vmwait's trace.dat reader with libtracecmd.
+TIN_CMP := $(B)/tests/reader/tin-cmp
+TEST_BINS += $(TIN_CMP)
+
+$(TIN_CMP): tests/reader/tin-cmp.c $(B)/libvmwait.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libvmwait.a $(LDLIBS)
