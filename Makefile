@@ -41,10 +41,13 @@ $(B)/asan/%.o: %.c $(wildcard common/*.h analyzer/*.h recorder/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) -c -o $@ $<
 
+# Rebuilt from scratch: objects of removed sources must not linger in it.
 $(B)/libvmwait.a: $(OBJS)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/libvmwait-asan.a: $(ASAN_OBJS)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 vmwait: $(B)/common/main.o $(B)/libvmwait.a

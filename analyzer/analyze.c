@@ -187,33 +187,46 @@ static int check_input(const char *path)
 	return 0;
 }
 
+/* --explain: the record printed as trace-cmd report does, with the notes it caused. */
+static void explain_step(struct analyzer *a, const struct vw_ev *e)
+{
+	struct tep_record r = { .ts = e->ts, .cpu = e->cpu, .size = (int)e->size,
+				.data = (void *)e->data, .missed_events = e->missed };
+	int pids[2], n = e->ty ? ev_named_pids(e, pids) : 0;
+	bool involved = explain_involves(a, e->pid, pids, n);
+
+	handle(a, e);
+	explain_emit(a, &r, involved);
+}
+
 /* One record of the trace, in time order. */
 static void on_record(struct analyzer *a, const struct tin_rec *rec)
 {
-	struct tep_record r = { .ts = rec->ts, .cpu = rec->cpu, .size = (int)rec->size,
-				.data = (void *)rec->data, .missed_events = rec->missed };
-	uint64_t ts = rec->ts;
-	int cpu = rec->cpu;
+	struct vw_ev e;
 
-	if (cpu < 0 || cpu >= a->ncpus)
+	if (rec->cpu < 0 || rec->cpu >= a->ncpus)
 		return;
+	decode(a, rec, &e);
 	if (!a->events)
-		a->first_ts = ts;
-	if (ts < a->last_ts) {
+		a->first_ts = e.ts;
+	if (e.ts < a->last_ts) {
 		if (!a->warned_backwards)
 			vw_warn("timestamps go backwards on CPU %d at %llu; treated as %llu",
-				cpu, (unsigned long long)ts, (unsigned long long)a->last_ts);
+				e.cpu, (unsigned long long)e.ts, (unsigned long long)a->last_ts);
 		a->warned_backwards = true;
-		ts = a->last_ts;
+		e.ts = a->last_ts;
 	}
-	a->last_ts = ts;
+	a->last_ts = e.ts;
 	a->events++;
-	if (rec->missed) {
-		if (rec->missed > 0)
-			a->lost_events += (uint64_t)rec->missed;
-		on_loss(a, cpu, ts);
+	if (e.missed) {
+		if (e.missed > 0)
+			a->lost_events += (uint64_t)e.missed;
+		on_loss(a, e.cpu, e.ts);
 	}
-	dispatch(a, &r, cpu, ts);
+	if (a->ex)
+		explain_step(a, &e);
+	else
+		handle(a, &e);
 }
 
 /* trace-cmd's GUEST options name vCPU threads (host pid per vcpu id) and VMs. */
@@ -257,7 +270,7 @@ static void analyzer_free(struct analyzer *a)
 	}
 	free(a->htab);
 	free(a->cpus);
-	free(a->desc);
+	free(a->types);
 	free(a->halted);
 }
 

@@ -154,6 +154,7 @@ struct cpu_state {
 	struct ctx_entry ent[CTX_ENTRIES];
 	int nent;
 	struct thread *waiters;		/* preempted vCPU threads waiting here */
+	struct thread *curr_t;		/* thread of the last record's task (a cache) */
 };
 
 /* Per-VM knowledge learned while streaming. */
@@ -176,9 +177,35 @@ enum ev_kind {
 
 #define MAX_FIELDS 8
 
-struct ev_desc {
+enum { LD_NONE, LD_U8, LD_S8, LD_U16, LD_S16, LD_U32, LD_S32, LD_U64 };
+
+/* Where a followed field lies in the records of one event format. */
+struct ev_field {
+	uint32_t off, size;
+	bool present, sign, text;
+	uint8_t how;			/* LD_*: how to load it as a number */
+};
+
+/* One event format: what the analysis does with it and its fields. */
+struct ev_type {
 	uint8_t kind;
-	struct tep_format_field *f[MAX_FIELDS];
+	uint8_t nf;
+	uint32_t min_size;		/* a record this long holds every numeric field */
+	struct ev_field f[MAX_FIELDS];
+};
+
+/* A decoded record: the evidence the state machine consumes. */
+struct vw_ev {
+	uint64_t ts;
+	const uint8_t *data;
+	uint32_t size;
+	int cpu;
+	int pid;			/* common_pid, -1 if unreadable */
+	uint8_t kind;
+	uint8_t flags;			/* common_flags */
+	int64_t missed;
+	const struct ev_type *ty;	/* NULL: a format the analysis did not parse */
+	uint64_t v[MAX_FIELDS];		/* numeric fields, in the kind's order */
 };
 
 /* Exit-reason names from the kvm_exit print format. */
@@ -196,8 +223,12 @@ struct vector_override {
 
 struct analyzer {
 	struct tep_handle *tep;
-	struct ev_desc *desc;		/* indexed by event id */
-	int ndesc;
+	struct ev_type *types;		/* indexed by event id */
+	int ntypes;
+	struct ev_field c_type, c_flags, c_pid;
+	bool common_set;
+	bool common_fast;		/* common fields at their usual place, native order */
+	bool swap;			/* the file's byte order is not the host's */
 	struct exit_names names;
 	struct tep_event *kvm_exit_ev;
 
@@ -235,8 +266,22 @@ void state_update(struct analyzer *a, struct thread *t, uint64_t ts);
 void sched_switch_out(struct analyzer *a, struct thread *t, int cpu, bool runnable, uint64_t ts);
 void sched_switch_in(struct analyzer *a, struct thread *t, int cpu, uint64_t ts);
 void sched_wake(struct analyzer *a, struct thread *t, int waker, int cpu, int target_cpu, uint64_t ts);
-void cpu_switch(struct analyzer *a, int cpu, int next, uint64_t ts);
-void seen_on_cpu(struct analyzer *a, struct thread *t, int cpu, uint64_t ts);
+void cpu_switch_slow(struct analyzer *a, int cpu, int next, uint64_t ts);
+void seen_on_cpu_slow(struct analyzer *a, struct thread *t, int cpu, uint64_t ts);
+
+/* The task on @cpu is @next (settles its waiters' credit when it changes). */
+static inline void cpu_switch(struct analyzer *a, int cpu, int next, uint64_t ts)
+{
+	if (a->cpus[cpu].curr != next)
+		cpu_switch_slow(a, cpu, next, ts);
+}
+
+/* @t has a record on @cpu: it is on that CPU. */
+static inline void seen_on_cpu(struct analyzer *a, struct thread *t, int cpu, uint64_t ts)
+{
+	if (t->cpu != cpu || t->sched != SCH_ON)
+		seen_on_cpu_slow(a, t, cpu, ts);
+}
 void kvm_event(struct analyzer *a, struct thread *t, enum ev_kind k, uint64_t ts);
 void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts);
 void on_kvm_exit(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
@@ -261,9 +306,9 @@ void hrtimer_init(struct analyzer *a, const struct tin *t);
 bool thread_is_vm_worker(const struct thread *t, const char *prefix, int *pid);
 
 /* nested.c */
-void on_nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
+void nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
 		     bool has_pgd, int inj_vec, uint64_t ts);
-void on_nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code,
+void nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code,
 		      uint64_t ts);
 void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts);
 void l2_exit_open(struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
@@ -276,10 +321,15 @@ struct l2vcpu *l2_hold_confirm(struct analyzer *a, struct thread *t);
 void l2_hold_refute(struct analyzer *a, struct thread *t);
 void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts);
 
-/* dispatch.c */
+/* decode.c */
 bool dispatch_wants(const char *system, const char *name);
 int dispatch_init(struct analyzer *a);
-void dispatch(struct analyzer *a, struct tep_record *r, int cpu, uint64_t ts);
+void decode(const struct analyzer *a, const struct tin_rec *r, struct vw_ev *e);
+const char *ev_str(const struct vw_ev *e, int i, char *buf, size_t len);
+
+/* handle.c */
+void handle(struct analyzer *a, const struct vw_ev *e);
+int ev_named_pids(const struct vw_ev *e, int *pids);
 
 /* report.c */
 void report_text(const struct vw_result *r, FILE *f);

@@ -137,7 +137,7 @@ static void l2_wake(struct analyzer *a, struct l2vcpu *x, int vec, uint64_t ts)
 		res_add_wait(x->res, r, ts - x->halt_start, r == WR_DEVICE ? vec : -1, -1);
 }
 
-void on_nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
+void nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
 		     bool has_pgd, int inj_vec, uint64_t ts)
 {
 	struct l2vcpu *x = l2_get(a, t->tgid, vmcs);
@@ -176,7 +176,7 @@ static bool is_hlt(uint32_t isa, uint32_t code)
 	return isa == 1 ? (code & 0xffff) == 12 : code == 0x78;
 }
 
-void on_nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code,
+void nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code,
 		      uint64_t ts)
 {
 	struct l2vcpu *x = t->cur_l2;

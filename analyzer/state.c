@@ -80,6 +80,8 @@ void thread_set_comm(struct analyzer *a, struct thread *t, const char *comm, uin
 
 	if (!comm || !*comm || comm[0] == '<' || !strncmp(t->comm, comm, sizeof(t->comm)))
 		return;	/* nothing new: the common case, once per sched event */
+	/* zero-padded, so that a record's comm[16] compares with one memcmp */
+	memset(t->comm, 0, sizeof(t->comm));
 	snprintf(t->comm, sizeof(t->comm), "%s", comm);
 	id = vcpu_id_from_name(t->comm);
 	if (id >= 0) {
@@ -257,12 +259,10 @@ static void preempt_stop(struct analyzer *a, struct thread *t, uint64_t ts)
 }
 
 /* The task on @cpu changes to @next: settle the credit of its waiters. */
-void cpu_switch(struct analyzer *a, int cpu, int next, uint64_t ts)
+void cpu_switch_slow(struct analyzer *a, int cpu, int next, uint64_t ts)
 {
 	struct cpu_state *c = &a->cpus[cpu];
 
-	if (c->curr == next)
-		return;
 	for (struct thread *w = c->waiters; w; w = w->wnext)
 		credit_span(a, w, ts);
 	c->curr = next;
@@ -462,7 +462,7 @@ static void tent_hold(struct analyzer *a, struct thread *t, uint64_t ts, enum sc
 
 /* ---- sched events ---- */
 
-void seen_on_cpu(struct analyzer *a, struct thread *t, int cpu, uint64_t ts)
+void seen_on_cpu_slow(struct analyzer *a, struct thread *t, int cpu, uint64_t ts)
 {
 	t->cpu = cpu;
 	if (t->sched != SCH_ON) {
