@@ -223,6 +223,7 @@ static void on_record(struct analyzer *a, const struct tin_rec *rec)
 			a->lost_events += (uint64_t)e.missed;
 		on_loss(a, e.cpu, e.ts);
 	}
+	a->cpus[e.cpu].started = true;
 	if (a->ex)
 		explain_step(a, &e);
 	else
@@ -250,28 +251,11 @@ static void guests_apply(struct analyzer *a)
 
 static void analyzer_free(struct analyzer *a)
 {
-	for (unsigned int i = 0; i < a->hsize; i++) {
-		struct thread *t = a->htab[i], *next;
-
-		for (; t; t = next) {
-			next = t->hnext;
-			res_vcpu_free(t->res);
-			free(t->credits);
-			free(t->pcred);
-			free(t);
-		}
-	}
-	while (a->vms) {
-		struct vm_info *n = a->vms->next;
-
-		free(a->vms->cmdline);
-		free(a->vms);
-		a->vms = n;
-	}
-	free(a->htab);
+	threads_free(a);
 	free(a->cpus);
 	free(a->types);
 	free(a->halted);
+	free(a->links);
 }
 
 static bool vm_matches(const struct vw_vm *vm, const char *sel)
@@ -366,11 +350,17 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 			"(first: %s)", o->file, (unsigned long long)tin_corrupt(t, NULL), first);
 	analyzer_finish(&a, res);
 	res->file = xstrdup(o->file);
+	res->buffer = xstrdup(m->buffers[m->selected].name);
 	res->start_ns = a.first_ts;
 	res->end_ns = a.last_ts;
+	res->has_window = o->from || o->to != UINT64_MAX;
+	res->window_from = o->from;
+	res->window_to = o->to == UINT64_MAX ? a.last_ts : o->to;
 	res->events = a.events;
 	res->lost_events = a.lost_events;
+	res->corrupt = tin_corrupt(t, NULL);
 	res->cpus = a.ncpus;
+	evidence_of(&a, m, &res->evidence);
 	res_finish(res);
 	apply_filters(res, o);
 	explain_free(a.ex);

@@ -1,4 +1,14 @@
-/* Internal state of the one-pass analyzer (see README "The model"). */
+/*
+ * Internal state of the one-pass analyzer (see README "The model").
+ *
+ * Layers, each calling only the ones below it:
+ *   decode.c   evidence: a record -> struct vw_ev (kind, fields)
+ *   handle.c   one switch on the kind -> the state machine
+ *   state.c    per-thread state machine: components, halts, gaps, losses
+ *   nested.c   L2 vCPUs following their L1 thread      wake.c  wake reasons
+ *   account.c  periods, exits, waits and credits into the result (window)
+ *   thread.c   threads and VMs;  finish.c  the end: VMs grouped, result built
+ */
 #ifndef VMWAIT_ANALYZER_H
 #define VMWAIT_ANALYZER_H
 
@@ -18,13 +28,13 @@ enum ctx_st { CTX_UNKNOWN, CTX_GUEST, CTX_GUEST_L2, CTX_HYP, CTX_VMM, CTX_HALTED
 enum {
 	EV_IPI		= 1 << 0,	/* kvm_apic_ipi in the waker context */
 	EV_TIMER_FN	= 1 << 1,	/* woken from a KVM guest timer's hrtimer */
-	EV_PIT		= 1 << 2,	/* routed by the in-kernel PIT thread */
 	EV_ROUTED	= 1 << 3,	/* msi/ioapic/pic/set_irq in the context */
 	EV_IRQCTX	= 1 << 4,	/* woken from interrupt context: no waker task */
 };
 
 struct evidence {
 	int flags;
+	int timer_src;		/* TS_* of the hrtimer callback, -1 */
 	int vector;		/* accepted vector for this vCPU, -1 */
 	int routed_vector;	/* from kvm_msi_set_irq / kvm_ioapic_set_irq, -1 */
 	int post_vector;	/* first accept for the vCPU itself after its wake, -1 */
@@ -43,17 +53,30 @@ struct pending_wait {
 };
 
 struct l2vcpu;
-struct vm_info;
 
 struct credit {
 	int tid;
 	uint64_t ns;
 };
 
+/* A growable list of credits per preemptor (settled, or of the open period). */
+struct credits {
+	struct credit *v;
+	int n, cap;
+};
+
+/* An exit whose kvm_entry has not come yet. */
+struct open_exit {
+	bool open;
+	uint32_t isa, code;
+	uint64_t start;
+};
+
 /* Per-thread analysis state; every thread is followed, vCPUs are reported. */
 struct thread {
 	int tid;
 	int tgid;			/* -1 unknown */
+	int anchor;			/* tgid of a thread that injected into it, -1 */
 	char comm[32];
 	int cpu;			/* last known CPU, -1 */
 	uint8_t sched, ctx;
@@ -61,9 +84,13 @@ struct thread {
 	bool vcpu;
 	bool seen_entry;		/* has had kvm_entry/kvm_exit */
 	bool did_io;			/* block I/O or D-sleep since last injection */
+	bool exiting;			/* sched_process_exit seen, final switch-out due */
+	bool retired;			/* ended: its tid may be reused */
 	int guest;			/* 1 + index of a trace-cmd GUEST option naming it */
 	int vcpu_id;			/* -1 unknown */
-	uint64_t first_ns;
+	uint64_t first_ns, last_ns;	/* first sighting, last event naming it */
+	uint64_t end_ns;		/* where its span ended (retired) */
+	uint64_t hlt_rip;		/* guest rip of its first HLT exit, 0 */
 
 	/* the open period */
 	enum vw_state state;
@@ -86,26 +113,24 @@ struct thread {
 	enum vw_state tent_state;
 	struct evidence tent_ev;
 
-	/* exit */
-	bool exit_open;
-	uint32_t exit_isa, exit_code;
-	uint64_t exit_start;
+	struct open_exit exit;
 
 	/* preemption credit, while preempted (list of the CPU waited on) */
 	int wait_cpu;
 	uint64_t credit_since;
 	struct thread *wnext, *wprev;
-	struct credit *credits;		/* settled */
-	int nr_credits;
-	struct credit *pcred;		/* of the open preempted period */
-	int nr_pcred;
+	struct credits credits;		/* settled */
+	struct credits pcred;		/* of the open preempted period */
 
 	/* nested */
 	bool in_l2;
 	struct l2vcpu *cur_l2;
 
 	struct vw_vcpu *res;		/* allocated once known as a vCPU */
+	struct vw_vm *vm;		/* finish.c: the VM it is reported in */
 	struct thread *hnext;		/* hash chain */
+	struct thread *all_next;	/* every thread, in order of creation */
+	int group;			/* finish.c: union-find parent */
 };
 
 /* An L2 vCPU (vmcs12/vmcb12) inside an L1 VM. */
@@ -113,20 +138,18 @@ struct l2vcpu {
 	uint64_t vmcs;
 	uint64_t pgd;
 	bool has_pgd;
-	int tgid;			/* L1 VM */
+	int tgid;			/* L1 VM when it was first seen, -1 */
+	struct thread *l1;		/* the L1 vCPU thread it first ran on */
 	enum vw_state state;		/* open period */
 	uint64_t since;
 	bool active;			/* being accounted */
 	bool halted;			/* after a reflected HLT */
 	uint64_t halt_start;
-	bool exit_open;
-	uint32_t exit_isa, exit_code;
-	uint64_t exit_start;
+	struct open_exit exit;
 	bool held;			/* its thread's tentative halt holds a period */
 	uint64_t hold_since;
 	enum vw_state hold_state;
-	struct credit *credits, *pcred;	/* preemption credit, settled and open */
-	int nr_credits, nr_pcred;
+	struct credits credits, pcred;	/* preemption credit, settled and open */
 	struct vw_vcpu *res;
 	struct l2vcpu *next;
 };
@@ -146,9 +169,10 @@ struct ctx_entry {
 /* What is known about one host CPU. */
 struct cpu_state {
 	int curr;			/* tid on the CPU, -1 unknown */
+	bool started;			/* has had a record */
 	uint32_t seg;			/* context segment: bumped at hrtimer entry/exit */
 	int hrtimer_pid;		/* pid interrupted by a running hrtimer, -1 */
-	int hrtimer_kind;		/* 0 none, 1 KVM guest timer, 2 other */
+	int hrtimer_kind;		/* 0 none, 1 + TS_* a KVM guest timer, -1 other */
 	bool irqctx;			/* the record being handled runs in hard/soft irq */
 	bool hrt_flagged;		/* the hrtimer entry carried the hardirq flag */
 	struct ctx_entry ent[CTX_ENTRIES];
@@ -167,7 +191,7 @@ struct vm_info {
 
 /* Handler ids of the events the analyzer follows. */
 enum ev_kind {
-	K_NONE, K_SWITCH, K_WAKING, K_WAKEUP, K_WAKEUP_NEW, K_NEWTASK,
+	K_NONE, K_SWITCH, K_WAKING, K_WAKEUP, K_WAKEUP_NEW, K_NEWTASK, K_PEXIT,
 	K_KVM_ENTRY, K_KVM_EXIT, K_USER_EXIT, K_VCPU_WAKEUP, K_HALT_POLL,
 	K_INJ_VIRQ, K_ACCEPT, K_APIC_IPI, K_MSI, K_SET_IRQ, K_IOAPIC, K_PIC,
 	K_NESTED_VMENTER, K_NESTED_VMRUN, K_NESTED_VMEXIT, K_NESTED_INJECT,
@@ -214,6 +238,21 @@ struct exit_names {
 	struct tep_print_flag_sym *svm;
 };
 
+/* What the trace recorded (README, Evidence): formats present in the file. */
+struct recorded {
+	bool entry_exit;		/* kvm_entry and kvm_exit */
+	bool sched_switch;
+	bool waking;			/* sched_waking or sched_wakeup */
+	bool vcpu_wakeup;
+	bool user_exit;
+	bool accept;
+};
+
+/* An ipi wait: evidence that two vCPU threads are of one VM. */
+struct link {
+	struct thread *a, *b;
+};
+
 struct explain;
 
 struct vector_override {
@@ -230,21 +269,24 @@ struct analyzer {
 	bool common_fast;		/* common fields at their usual place, native order */
 	bool swap;			/* the file's byte order is not the host's */
 	struct exit_names names;
-	struct tep_event *kvm_exit_ev;
+	struct recorded rec;
 
-	struct thread **htab;		/* tid hash */
+	struct thread **htab;		/* tid hash (live threads) */
 	unsigned int hsize, nthreads;
+	struct thread *all, **all_tail;	/* every thread, retired ones too */
 	struct cpu_state *cpus;
 	int ncpus;
 	struct vm_info *vms;
 	struct l2vcpu *l2s;
 	struct thread **halted;		/* vCPU threads with ctx halted */
 	int nhalted, halted_cap;
+	struct link *links;		/* ipi waits between vCPU threads */
+	int nlinks, links_cap;
 	struct vector_override *ovr;
 	int novr;
 
 	/* KVM guest-timer hrtimer callbacks (kallsyms) */
-	uint64_t timer_fns[32];
+	struct { uint64_t addr; int src; } timer_fns[32];
 	int ntimer_fns;
 
 	const struct tin_meta *info;	/* version, compression, GUEST options */
@@ -256,18 +298,52 @@ struct analyzer {
 	bool warned_backwards;
 };
 
-/* state.c */
-struct thread *thread_get(struct analyzer *a, int tid, uint64_t ts);
+/* thread.c */
 struct thread *thread_find(struct analyzer *a, int tid);
 struct thread *thread_hint(struct analyzer *a, int tid);
+struct thread *thread_get(struct analyzer *a, int tid, uint64_t ts);
 void thread_set_comm(struct analyzer *a, struct thread *t, const char *comm, uint64_t ts);
+void thread_retire(struct analyzer *a, struct thread *t);
+struct vm_info *vm_get(struct analyzer *a, int tgid);
+enum vw_preempt_kind preempt_kind(struct analyzer *a, int tgid, int tid);
+const char *preemptor_comm(struct analyzer *a, int tid);
+void threads_free(struct analyzer *a);
+
+/* account.c */
+uint64_t clip(const struct analyzer *a, uint64_t start, uint64_t end);
+void period_add(struct analyzer *a, struct vw_vcpu *v, enum vw_state s,
+		uint64_t start, uint64_t end);
+void commit(struct analyzer *a, struct thread *t, enum vw_state s, uint64_t start, uint64_t end);
+void credit_add(struct credits *c, int tid, uint64_t ns);
+void credits_move(struct credits *dst, struct credits *src);
+void credits_free(struct credits *c);
+void exit_begin(struct open_exit *x, uint32_t isa, uint32_t code, uint64_t ts);
+void exit_close(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, uint64_t ts);
+void exit_abandon(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, uint64_t ts);
+void exit_unpaired(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, uint64_t ts);
+void wait_add(struct analyzer *a, struct vw_vcpu *v, enum vw_reason r, uint64_t ns,
+	      uint64_t end, int src, int gsi, int timer_src, int vec);
+const char *exit_name(struct analyzer *a, uint32_t isa, uint32_t code);
+
+/* state.c */
 void vcpu_promote(struct analyzer *a, struct thread *t, uint64_t ts);
 void state_update(struct analyzer *a, struct thread *t, uint64_t ts);
 void sched_switch_out(struct analyzer *a, struct thread *t, int cpu, bool runnable, uint64_t ts);
 void sched_switch_in(struct analyzer *a, struct thread *t, int cpu, uint64_t ts);
 void sched_wake(struct analyzer *a, struct thread *t, int waker, int cpu, int target_cpu, uint64_t ts);
+void sched_exit(struct analyzer *a, struct thread *t, uint64_t ts);
 void cpu_switch_slow(struct analyzer *a, int cpu, int next, uint64_t ts);
 void seen_on_cpu_slow(struct analyzer *a, struct thread *t, int cpu, uint64_t ts);
+void kvm_event(struct analyzer *a, struct thread *t, enum ev_kind k, uint64_t ts);
+void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts);
+void on_kvm_exit(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code, uint64_t rip,
+		 uint64_t ts);
+void on_user_exit(struct analyzer *a, struct thread *t, uint64_t ts);
+void on_vcpu_wakeup(struct analyzer *a, struct thread *t, uint64_t ts);
+void on_inj_virq(struct analyzer *a, struct thread *t, int vec, uint64_t ts);
+void halt_cancel(struct analyzer *a, struct thread *t);
+void on_loss(struct analyzer *a, int cpu, uint64_t ts);
+void thread_end(struct analyzer *a, struct thread *t, uint64_t ts);
 
 /* The task on @cpu is @next (settles its waiters' credit when it changes). */
 static inline void cpu_switch(struct analyzer *a, int cpu, int next, uint64_t ts)
@@ -279,18 +355,15 @@ static inline void cpu_switch(struct analyzer *a, int cpu, int next, uint64_t ts
 /* @t has a record on @cpu: it is on that CPU. */
 static inline void seen_on_cpu(struct analyzer *a, struct thread *t, int cpu, uint64_t ts)
 {
+	t->last_ns = ts;
 	if (t->cpu != cpu || t->sched != SCH_ON)
 		seen_on_cpu_slow(a, t, cpu, ts);
 }
-void kvm_event(struct analyzer *a, struct thread *t, enum ev_kind k, uint64_t ts);
-void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts);
-void on_kvm_exit(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
-void on_user_exit(struct analyzer *a, struct thread *t, uint64_t ts);
-void on_vcpu_wakeup(struct analyzer *a, struct thread *t, uint64_t ts);
-void halt_cancel(struct analyzer *a, struct thread *t);
-void on_loss(struct analyzer *a, int cpu, uint64_t ts);
+
+/* finish.c */
 void analyzer_finish(struct analyzer *a, struct vw_result *r);
-struct vm_info *vm_get(struct analyzer *a, int tgid);
+void credits_to_result(struct analyzer *a, struct vw_vcpu *v, const struct credits *c,
+		       struct vw_vm *vm);
 
 /* wake.c */
 void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec);
@@ -307,25 +380,26 @@ bool thread_is_vm_worker(const struct thread *t, const char *prefix, int *pid);
 
 /* nested.c */
 void nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
-		     bool has_pgd, int inj_vec, uint64_t ts);
+		  bool has_pgd, int inj_vec, uint64_t ts);
 void nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code,
-		      uint64_t ts);
+		   uint64_t ts);
 void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts);
 void l2_exit_open(struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
 void l2_exit_close(struct analyzer *a, struct thread *t, uint64_t ts);
-void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts);
+void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts, bool gap);
 void l2_relabel(struct thread *t, enum vw_state from, enum vw_state to);
 void l2_credit(struct thread *t, int who, uint64_t ns);
 void l2_hold(struct thread *t, uint64_t ts);
 struct l2vcpu *l2_hold_confirm(struct analyzer *a, struct thread *t);
 void l2_hold_refute(struct analyzer *a, struct thread *t);
-void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts);
+void l2_finish(struct analyzer *a, uint64_t ts);
 
 /* decode.c */
 bool dispatch_wants(const char *system, const char *name);
 int dispatch_init(struct analyzer *a);
 void decode(const struct analyzer *a, const struct tin_rec *r, struct vw_ev *e);
 const char *ev_str(const struct vw_ev *e, int i, char *buf, size_t len);
+void evidence_of(struct analyzer *a, const struct tin_meta *m, struct vw_evidence *ev);
 
 /* handle.c */
 void handle(struct analyzer *a, const struct vw_ev *e);
@@ -348,13 +422,5 @@ void explain_wait(struct analyzer *a, const struct thread *t, const struct pendi
 		  enum vw_reason r, int src, int vec);
 bool explain_involves(struct analyzer *a, int pid, const int *pids, int npids);
 void explain_emit(struct analyzer *a, struct tep_record *r, bool involved);
-
-/* shared by state.c and nested.c */
-void credit_to(struct credit **arr, int *nr, int tid, uint64_t ns);
-enum vw_preempt_kind preempt_kind(struct analyzer *a, int tgid, int tid);
-const char *preemptor_comm(struct analyzer *a, int tid);
-void period_add(struct analyzer *a, struct vw_vcpu *v, enum vw_state s,
-		uint64_t start, uint64_t end);
-const char *exit_name(struct analyzer *a, uint32_t isa, uint32_t code);
 
 #endif

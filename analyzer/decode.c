@@ -4,6 +4,8 @@
  * a record into a struct vw_ev with plain loads, no lookups.
  */
 #include <endian.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +25,9 @@ static const struct {
 	{ "sched", "sched_wakeup_new", K_WAKEUP_NEW, { "comm", "pid", "target_cpu" } },
 	{ "task", "task_newtask", K_NEWTASK, { "pid", "comm", "clone_flags" } },
 	{ "sched", "sched_process_exec", K_EXEC, { "pid" } },
+	{ "sched", "sched_process_exit", K_PEXIT, { "pid" } },
 	{ "kvm", "kvm_entry", K_KVM_ENTRY, { "vcpu_id" } },
-	{ "kvm", "kvm_exit", K_KVM_EXIT, { "exit_reason", "isa", "vcpu_id" } },
+	{ "kvm", "kvm_exit", K_KVM_EXIT, { "exit_reason", "isa", "vcpu_id", "guest_rip" } },
 	{ "kvm", "kvm_userspace_exit", K_USER_EXIT, { "reason" } },
 	{ "kvm", "kvm_vcpu_wakeup", K_VCPU_WAKEUP, { "waited" } },
 	{ "kvm", "kvm_halt_poll_ns", K_HALT_POLL, { "vcpu_id" } },
@@ -60,7 +63,7 @@ bool dispatch_wants(const char *system, const char *name)
 /* Fields a handler cannot do without (the rest may be absent in old layouts). */
 static bool field_optional(uint8_t kind, int idx)
 {
-	return (kind == K_KVM_EXIT && idx >= 1) ||	/* isa, vcpu_id */
+	return (kind == K_KVM_EXIT && idx >= 1) ||	/* isa, vcpu_id, guest_rip */
 	       (kind == K_NESTED_VMENTER && idx == 2) ||	/* guest_pgd */
 	       (kind == K_NESTED_INJECT && idx == 1) ||
 	       kind == K_NEWTASK;
@@ -187,6 +190,81 @@ static void common_init(struct analyzer *a, struct tep_event *ev)
 		field_set(&a->c_pid, f);
 }
 
+static bool has_kind(const struct analyzer *a, int kind)
+{
+	for (int i = 0; i < a->ntypes; i++)
+		if (a->types[i].kind == kind)
+			return true;
+	return false;
+}
+
+/* What the trace recorded: the followed events whose formats it holds, usable. */
+static void recorded_init(struct analyzer *a)
+{
+	a->rec.entry_exit = has_kind(a, K_KVM_ENTRY) && has_kind(a, K_KVM_EXIT);
+	a->rec.sched_switch = has_kind(a, K_SWITCH);
+	a->rec.waking = has_kind(a, K_WAKING) || has_kind(a, K_WAKEUP);
+	a->rec.vcpu_wakeup = has_kind(a, K_VCPU_WAKEUP);
+	a->rec.user_exit = has_kind(a, K_USER_EXIT);
+	a->rec.accept = has_kind(a, K_ACCEPT);
+}
+
+/* The events that make the analysis better, with whether the trace has them. */
+static const struct {
+	const char *name;
+	size_t off;	/* in struct recorded, or -1: look the format up */
+} wanted_events[] = {
+	{ "kvm_entry", offsetof(struct recorded, entry_exit) },
+	{ "kvm_exit", offsetof(struct recorded, entry_exit) },
+	{ "kvm_vcpu_wakeup", offsetof(struct recorded, vcpu_wakeup) },
+	{ "kvm_userspace_exit", offsetof(struct recorded, user_exit) },
+	{ "kvm_apic_accept_irq", offsetof(struct recorded, accept) },
+	{ "sched_switch", offsetof(struct recorded, sched_switch) },
+	{ "sched_waking", (size_t)-1 },
+	{ "sched_wakeup", (size_t)-1 },
+	{ "kvm_inj_virq", (size_t)-1 },
+	{ "kvm_msi_set_irq", (size_t)-1 },
+	{ "kvm_apic_ipi", (size_t)-1 },
+	{ "hrtimer_expire_entry", (size_t)-1 },
+	{ "sched_process_exit", (size_t)-1 },
+	{ "task_newtask", (size_t)-1 },
+	{ "kvm_nested_vmenter", (size_t)-1 },
+};
+
+static bool format_has(const struct tin_meta *m, const char *name)
+{
+	for (int i = 0; i < m->nformats; i++)
+		if (!strcmp(m->formats[i].name, name))
+			return true;
+	return false;
+}
+
+/* The tier and the recorded/missing lists of README "Evidence". */
+void evidence_of(struct analyzer *a, const struct tin_meta *m, struct vw_evidence *ev)
+{
+	const struct recorded *r = &a->rec;
+	const char *tier;
+
+	for (size_t i = 0; i < ARRAY_SIZE(wanted_events); i++) {
+		bool have = wanted_events[i].off != (size_t)-1 ?
+			    *(const bool *)((const char *)r + wanted_events[i].off) :
+			    format_has(m, wanted_events[i].name);
+
+		res_evidence_add(ev, have, wanted_events[i].name);
+	}
+	if (r->entry_exit && !r->sched_switch)
+		tier = "exits";
+	else if (r->entry_exit && !r->vcpu_wakeup)
+		tier = "sched";
+	else if (r->entry_exit)
+		tier = r->waking ? "full" : "sched";
+	else if (r->vcpu_wakeup && r->sched_switch)
+		tier = "light";
+	else
+		tier = "none";
+	snprintf(ev->tier, sizeof(ev->tier), "%s", tier);
+}
+
 int dispatch_init(struct analyzer *a)
 {
 	int n = tep_get_events_count(a->tep);
@@ -222,6 +300,7 @@ int dispatch_init(struct analyzer *a)
 		if (!strcmp(ev->system, "kvm") && a->types[ev->id].kind == K_NONE)
 			a->types[ev->id].kind = K_KVM_OTHER;
 	}
+	recorded_init(a);
 	return 0;
 }
 

@@ -161,7 +161,7 @@ static void on_kvm(struct analyzer *a, const struct vw_ev *e, struct thread *t)
 		vcpu_promote(a, t, e->ts);
 		kvm_event(a, t, e->kind, e->ts);
 		on_kvm_exit(a, t, e->ty->f[1].present ? (uint32_t)e->v[1] : 1,
-			    (uint32_t)e->v[0], e->ts);
+			    (uint32_t)e->v[0], e->v[3], e->ts);
 		break;
 	case K_USER_EXIT:
 	case K_VCPU_WAKEUP:
@@ -179,9 +179,7 @@ static void on_kvm(struct analyzer *a, const struct vw_ev *e, struct thread *t)
 		kvm_event(a, t, e->kind, e->ts);
 		break;
 	case K_INJ_VIRQ:
-		vcpu_promote(a, t, e->ts);
-		kvm_event(a, t, e->kind, e->ts);
-		evidence_post(t, (int)(e->v[0] & 0xff), false);
+		on_inj_virq(a, t, (int)(e->v[0] & 0xff), e->ts);
 		break;
 	case K_ACCEPT:
 		on_accept(a, e, t);
@@ -270,6 +268,10 @@ void handle(struct analyzer *a, const struct vw_ev *e)
 		break;
 	case K_NEWTASK:
 		on_newtask(a, e, t);
+		break;
+	case K_PEXIT:
+		if ((int)e->v[0] > 0 && thread_find(a, (int)e->v[0]))
+			sched_exit(a, thread_find(a, (int)e->v[0]), e->ts);
 		break;
 	case K_EXEC:
 		/* exec leaves one thread, the leader: its pid is the tgid */

@@ -5,16 +5,18 @@
 #include "analyzer.h"
 #include "util.h"
 
-static struct l2vcpu *l2_get(struct analyzer *a, int tgid, uint64_t vmcs)
+/* The L2 vCPU @vmcs of the VM (tgid, -1 for unknown) of @t. */
+static struct l2vcpu *l2_get(struct analyzer *a, struct thread *t, uint64_t vmcs)
 {
 	struct l2vcpu *x;
 
 	for (x = a->l2s; x; x = x->next)
-		if (x->vmcs == vmcs && x->tgid == tgid)
+		if (x->vmcs == vmcs && x->tgid == t->tgid)
 			return x;
 	x = xcalloc(1, sizeof(*x));
 	x->vmcs = vmcs;
-	x->tgid = tgid;
+	x->tgid = t->tgid;
+	x->l1 = t;
 	x->state = VS_UNKNOWN;
 	x->next = a->l2s;
 	a->l2s = x;
@@ -35,13 +37,11 @@ static void l2_commit(struct analyzer *a, struct l2vcpu *x, enum vw_state s, uin
 {
 	if (x->res) {
 		if (s == VS_PREEMPTED)
-			for (int i = 0; i < x->nr_pcred; i++)
-				credit_to(&x->credits, &x->nr_credits, x->pcred[i].tid,
-					  x->pcred[i].ns);
+			credits_move(&x->credits, &x->pcred);
 		period_add(a, x->res, s, x->since, ts);
 	}
 	if (s == VS_PREEMPTED)
-		x->nr_pcred = 0;
+		x->pcred.n = 0;
 	x->since = ts;
 }
 
@@ -60,7 +60,7 @@ void l2_credit(struct thread *t, int who, uint64_t ns)
 	struct l2vcpu *x = t->cur_l2;
 
 	if (x && x->active && x->state == VS_PREEMPTED && ns)
-		credit_to(&x->pcred, &x->nr_pcred, who, ns);
+		credit_add(&x->pcred, who, ns);
 }
 
 /* @t's open period is held by a tentative halt: hold the L2 vCPU's too. */
@@ -140,7 +140,7 @@ static void l2_wake(struct analyzer *a, struct l2vcpu *x, int vec, uint64_t ts)
 void nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,
 		     bool has_pgd, int inj_vec, uint64_t ts)
 {
-	struct l2vcpu *x = l2_get(a, t->tgid, vmcs);
+	struct l2vcpu *x = l2_get(a, t, vmcs);
 	struct l2vcpu *prev = t->cur_l2;
 
 	vcpu_promote(a, t, ts);
@@ -197,51 +197,41 @@ void nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t 
 
 void l2_exit_open(struct thread *t, uint32_t isa, uint32_t code, uint64_t ts)
 {
-	struct l2vcpu *x = t->cur_l2;
-
-	if (!x)
-		return;
-	x->exit_open = true;
-	x->exit_isa = isa;
-	x->exit_code = code;
-	x->exit_start = ts;
+	if (t->cur_l2)
+		exit_begin(&t->cur_l2->exit, isa, code, ts);
 }
 
 void l2_exit_close(struct analyzer *a, struct thread *t, uint64_t ts)
 {
-	struct l2vcpu *x = t->cur_l2;
-	struct vw_exit *e;
-
-	if (!x || !x->exit_open)
-		return;
-	x->exit_open = false;
-	if (!x->res || ts < a->from || ts > a->to)
-		return;
-	e = res_exit_find(x->res, x->exit_isa, x->exit_code);
-	if (!e)
-		e = res_exit(x->res, x->exit_isa, x->exit_code,
-			     exit_name(a, x->exit_isa, x->exit_code));
-	hist_add(&e->hist, ts - x->exit_start);
+	if (t->cur_l2)
+		exit_close(a, t->cur_l2->res, &t->cur_l2->exit, ts);
 }
 
-/* A loss on @t's CPU: @t's L2 attribution becomes unknown and stops. */
-void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts)
+/*
+ * A loss on @t's CPU, or a gap of @t: @t's L2 attribution becomes unknown
+ * and stops; its open exit is counted as open (loss) or unpaired (gap).
+ */
+void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts, bool gap)
 {
 	struct l2vcpu *x = t->cur_l2;
 
 	if (!x)
 		return;
-	x->nr_pcred = 0;
+	x->pcred.n = 0;
 	x->held = false;
 	if (x->active)
 		l2_commit(a, x, VS_UNKNOWN, ts);
 	x->active = false;
 	x->halted = false;
-	x->exit_open = false;
+	if (gap)
+		exit_unpaired(a, x->res, &x->exit, ts);
+	else
+		exit_abandon(a, x->res, &x->exit, ts);
 	t->cur_l2 = NULL;
 }
 
-void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts)
+/* After the VMs are built: every L2 vCPU into the VM of the L1 thread it first ran on. */
+void l2_finish(struct analyzer *a, uint64_t ts)
 {
 	struct l2vcpu *x, *next;
 
@@ -253,25 +243,23 @@ void l2_finish(struct analyzer *a, struct vw_result *r, uint64_t ts)
 		next = x->next;
 		if (x->active)
 			l2_commit(a, x, x->state, ts);
+		exit_abandon(a, x->res, &x->exit, ts);
 		if (x->res) {
 			if (x->has_pgd)
 				snprintf(id, sizeof(id), "0x%llx", (unsigned long long)x->pgd);
 			else
 				snprintf(id, sizeof(id), "unknown");
 			snprintf(key, sizeof(key), "0x%llx", (unsigned long long)x->vmcs);
-			n = res_nested(res_vm(r, x->tgid), id);
+			n = res_nested(x->l1->vm, id);
 			n->vcpus = xrealloc(n->vcpus, (n->nr_vcpus + 1) * sizeof(*n->vcpus));
 			v = x->res;
 			v->key = xstrdup(key);
-			for (int c = 0; c < x->nr_credits; c++)
-				res_add_preempt(v, x->credits[c].tid,
-						preemptor_comm(a, x->credits[c].tid),
-						preempt_kind(a, x->tgid, x->credits[c].tid),
-						x->credits[c].ns);
+			credits_to_result(a, v, &x->credits, x->l1->vm);
+			v->end_ns = ts;
 			n->vcpus[n->nr_vcpus++] = v;
 		}
-		free(x->credits);
-		free(x->pcred);
+		credits_free(&x->credits);
+		credits_free(&x->pcred);
 		free(x);
 	}
 	a->l2s = NULL;

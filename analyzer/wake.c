@@ -9,6 +9,7 @@
 void evidence_reset(struct evidence *ev)
 {
 	ev->flags = 0;
+	ev->timer_src = -1;
 	ev->vector = -1;
 	ev->routed_vector = -1;
 	ev->post_vector = -1;
@@ -108,8 +109,10 @@ void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu)
 		return;
 	c = &a->cpus[cpu];
 	ev->waker = waker;
-	if (c->hrtimer_pid == waker && c->hrtimer_kind == 1)
+	if (c->hrtimer_pid == waker && c->hrtimer_kind > 0) {
 		ev->flags |= EV_TIMER_FN;
+		ev->timer_src = c->hrtimer_kind - 1;
+	}
 	if (c->irqctx || c->hrtimer_pid == waker)
 		ev->flags |= EV_IRQCTX;
 	scan_context(a, t, ev, waker, cpu);
@@ -176,30 +179,42 @@ void evidence_post(struct thread *t, int vec, bool accept)
 /* An hrtimer runs on @t's own CPU while it halt-polls. */
 void evidence_timer_on_self(struct thread *t, int kind)
 {
-	if (t->ctx == CTX_HALTED && kind == 1 && t->ev.waker < 0) {
+	if (t->ctx == CTX_HALTED && kind > 0 && t->ev.waker < 0) {
 		t->ev.flags |= EV_TIMER_FN;
+		t->ev.timer_src = kind - 1;
 		t->ev.waker = t->tid;
 	}
 }
 
-/* hrtimer callback address -> 1 for a KVM guest timer, 2 for anything else. */
+/* hrtimer callback address -> 1 + TS_* for a KVM guest timer, -1 for anything else. */
 int hrtimer_kind(struct analyzer *a, unsigned long long addr)
 {
 	for (int i = 0; i < a->ntimer_fns; i++)
-		if (a->timer_fns[i] == addr)
-			return 1;
-	return 2;
+		if (a->timer_fns[i].addr == addr)
+			return 1 + a->timer_fns[i].src;
+	return -1;
 }
 
 /* The addresses of KVM's guest-timer callbacks, from the trace's kallsyms. */
 void hrtimer_init(struct analyzer *a, const struct tin *t)
 {
-	static const char *const kvm_timers[] = {
-		"apic_timer_fn", "pit_timer_fn", "kvm_pit_timer_fn", "stimer_timer_callback",
-		"hpet_timer_fn", "xen_timer_callback", NULL,
+	static const struct { const char *name; int src; } kvm_timers[] = {
+		{ "apic_timer_fn", TS_LAPIC }, { "pit_timer_fn", TS_PIT },
+		{ "kvm_pit_timer_fn", TS_PIT }, { "stimer_timer_callback", TS_HYPERV },
+		{ "hpet_timer_fn", TS_HPET }, { "xen_timer_callback", TS_XEN },
 	};
 
-	a->ntimer_fns = tin_symbols(t, kvm_timers, a->timer_fns, ARRAY_SIZE(a->timer_fns));
+	for (size_t i = 0; i < ARRAY_SIZE(kvm_timers); i++) {
+		const char *names[] = { kvm_timers[i].name, NULL };
+		uint64_t addrs[8];
+		int n = tin_symbols(t, names, addrs, ARRAY_SIZE(addrs));
+
+		for (int j = 0; j < n && a->ntimer_fns < (int)ARRAY_SIZE(a->timer_fns); j++) {
+			a->timer_fns[a->ntimer_fns].addr = addrs[j];
+			a->timer_fns[a->ntimer_fns].src = kvm_timers[i].src;
+			a->ntimer_fns++;
+		}
+	}
 }
 
 static int override_of(struct analyzer *a, int vec)
@@ -210,9 +225,29 @@ static int override_of(struct analyzer *a, int vec)
 	return -1;
 }
 
+/* Evidence for VM grouping (README, Threads, vCPUs and VMs): who injected into @t. */
+static void note_injector(struct analyzer *a, struct thread *t, struct thread *w,
+			  const struct evidence *ev, enum vw_reason r)
+{
+	if (!w || w == t)
+		return;
+	if (r == WR_IPI && w->vcpu) {
+		if (a->nlinks == a->links_cap) {
+			a->links_cap = a->links_cap ? a->links_cap * 2 : 16;
+			a->links = xrealloc(a->links, a->links_cap * sizeof(*a->links));
+		}
+		a->links[a->nlinks].a = w;
+		a->links[a->nlinks].b = t;
+		a->nlinks++;
+	} else if (!w->vcpu && w->tgid >= 0 && t->anchor < 0 &&
+		   ((ev->flags & EV_ROUTED) || ev->vector >= 0)) {
+		t->anchor = w->tgid;
+	}
+}
+
 /* Apply the README's wake-reason rules, in order. */
 static enum vw_reason classify(struct analyzer *a, struct thread *t, const struct evidence *ev,
-			       int *src, int *vec_out)
+			       int *src, int *vec_out, int *timer_src)
 {
 	/* in interrupt context the task on the CPU is not the waker */
 	struct thread *w = ev->waker >= 0 && !(ev->flags & EV_IRQCTX) ?
@@ -226,10 +261,15 @@ static enum vw_reason classify(struct analyzer *a, struct thread *t, const struc
 
 	*src = -1;
 	*vec_out = vec;
+	*timer_src = -1;
 	if (vec >= 0 && (o = override_of(a, vec)) >= 0)
 		return o;
-	if ((ev->flags & EV_TIMER_FN) || (w && thread_is_vm_worker(w, "kvm-pit/", NULL))) {
+	if (ev->flags & EV_TIMER_FN) {
 		r = WR_TIMER;
+		*timer_src = ev->timer_src;
+	} else if (w && thread_is_vm_worker(w, "kvm-pit/", NULL)) {
+		r = WR_TIMER;
+		*timer_src = TS_PIT;
 	} else if (w && w != t && w->vcpu && same_vm(w, t->tgid) &&
 		   (!(ev->flags & EV_ROUTED) || (ev->flags & EV_IPI))) {
 		*src = w->vcpu_id;
@@ -244,6 +284,7 @@ static enum vw_reason classify(struct analyzer *a, struct thread *t, const struc
 	}
 	if (w && r != WR_NR && r != WR_IPI)
 		w->did_io = false;
+	note_injector(a, t, w, ev, r);
 	if (r != WR_NR) {
 		if (vec >= 0 && vec < 256)
 			vm->learned[vec] = (int8_t)(r + 1);
@@ -265,19 +306,17 @@ void wait_finalize(struct analyzer *a, struct thread *t)
 {
 	struct pending_wait *pw = &t->pw;
 	enum vw_reason r;
-	int src, vec;
+	int src, vec, tsrc;
 
 	if (!pw->active)
 		return;
 	pw->active = false;
-	r = classify(a, t, &pw->ev, &src, &vec);
+	r = classify(a, t, &pw->ev, &src, &vec, &tsrc);
 	if (a->ex)
 		explain_wait(a, t, pw, r, src, vec);
-	if (!t->res || pw->end < a->from || pw->end > a->to)
-		return;
-	res_add_wait(t->res, r, pw->ns, r == WR_DEVICE ? vec : src, pw->ev.gsi);
-	if (pw->l2 && pw->l2->res)
-		res_add_wait(pw->l2->res, r, pw->ns, r == WR_DEVICE ? vec : src, pw->ev.gsi);
+	wait_add(a, t->res, r, pw->ns, pw->end, src, pw->ev.gsi, tsrc, vec);
+	if (pw->l2)
+		wait_add(a, pw->l2->res, r, pw->ns, pw->end, src, pw->ev.gsi, tsrc, vec);
 }
 
 /* Reason of a wait known only by its vector (an L2 wake, from event_inj). */

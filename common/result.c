@@ -1,4 +1,4 @@
-/* The analysis result model: histograms, builders, canonical order, JSON. */
+/* The analysis result model: histograms, builders, canonical order (JSON: result_json.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +13,11 @@ const char *const vw_reason_names[WR_NR] = {
 	"timer", "ipi", "disk", "net", "device", "unknown",
 };
 
-const char *const vw_preempt_kind_names[3] = { "same_vm", "other_vm", "host" };
+const char *const vw_preempt_kind_names[PK_NR] = { "same_vm", "other_vm", "host", "unknown" };
+
+const char *const vw_timer_src_names[TS_NR] = {
+	"lapic", "pit", "hpet", "hyperv", "xen", "vector",
+};
 
 int vw_reason_parse(const char *s)
 {
@@ -248,6 +252,34 @@ void res_add_wait(struct vw_vcpu *v, enum vw_reason reason, uint64_t ns,
 		hist_add(&source_get(&v->devices, &v->nr_devices, source_key, gsi)->hist, ns);
 }
 
+void res_add_timer_source(struct vw_vcpu *v, enum vw_timer_src src, int vector, uint64_t ns)
+{
+	hist_add(&source_get(&v->timers, &v->nr_timers, src, vector)->hist, ns);
+}
+
+void res_exit_open(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name,
+		   uint64_t ns)
+{
+	struct vw_exit *e = res_exit(v, isa, code, name);
+
+	e->open++;
+	e->open_ns += ns;
+}
+
+void res_exit_unpaired(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name)
+{
+	res_exit(v, isa, code, name)->unpaired++;
+}
+
+void res_evidence_add(struct vw_evidence *e, bool recorded, const char *name)
+{
+	char ***arr = recorded ? &e->recorded : &e->missing;
+	int *n = recorded ? &e->nr_recorded : &e->nr_missing;
+
+	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
+	(*arr)[(*n)++] = xstrdup(name);
+}
+
 void res_add_state(struct vw_vcpu *v, enum vw_state state, uint64_t ns)
 {
 	v->states_ns[state] += ns;
@@ -260,8 +292,8 @@ static int cmp_exit(const void *a, const void *b)
 {
 	const struct vw_exit *x = a, *y = b;
 
-	if (x->hist.count != y->hist.count)
-		return x->hist.count > y->hist.count ? -1 : 1;
+	if (vw_exit_count(x) != vw_exit_count(y))
+		return vw_exit_count(x) > vw_exit_count(y) ? -1 : 1;
 	if (x->isa != y->isa)
 		return x->isa < y->isa ? -1 : 1;
 	return x->code < y->code ? -1 : x->code > y->code;
@@ -300,8 +332,11 @@ static int cmp_vm(const void *a, const void *b)
 {
 	const struct vw_vm *x = *(struct vw_vm *const *)a, *y = *(struct vw_vm *const *)b;
 
-	return (unsigned int)x->pid < (unsigned int)y->pid ? -1 :
-	       (unsigned int)x->pid > (unsigned int)y->pid;
+	if (x->pid != y->pid)
+		return (unsigned int)x->pid < (unsigned int)y->pid ? -1 : 1;
+	if (x->guessed != y->guessed)
+		return x->guessed ? 1 : -1;
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
 static int cmp_nested(const void *a, const void *b)
@@ -322,6 +357,7 @@ static void vcpu_finish(struct vw_vcpu *v)
 	sort(v->preemptors, v->nr_preemptors, sizeof(*v->preemptors), cmp_preemptor);
 	sort(v->ipi_from, v->nr_ipi_from, sizeof(*v->ipi_from), cmp_source);
 	sort(v->devices, v->nr_devices, sizeof(*v->devices), cmp_source);
+	sort(v->timers, v->nr_timers, sizeof(*v->timers), cmp_source);
 }
 
 void res_finish(struct vw_result *r)
@@ -351,6 +387,8 @@ static void vcpu_merge(struct vw_vcpu *dst, const struct vw_vcpu *src)
 		hist_merge(&dst->state_hist[s], &src->state_hist[s]);
 	}
 	dst->polled_ns += src->polled_ns;
+	dst->gaps += src->gaps;
+	dst->wakeup_latency_ns += src->wakeup_latency_ns;
 	for (int w = 0; w < WR_NR; w++)
 		hist_merge(&dst->waits[w], &src->waits[w]);
 	for (int i = 0; i < src->nr_ipi_from; i++)
@@ -359,10 +397,18 @@ static void vcpu_merge(struct vw_vcpu *dst, const struct vw_vcpu *src)
 	for (int i = 0; i < src->nr_devices; i++)
 		hist_merge(&source_get(&dst->devices, &dst->nr_devices, src->devices[i].key,
 				       src->devices[i].gsi)->hist, &src->devices[i].hist);
+	for (int i = 0; i < src->nr_timers; i++)
+		hist_merge(&source_get(&dst->timers, &dst->nr_timers, src->timers[i].key,
+				       src->timers[i].gsi)->hist, &src->timers[i].hist);
 	for (int i = 0; i < src->nr_exits; i++) {
 		const struct vw_exit *e = &src->exits[i];
 
-		hist_merge(&res_exit(dst, e->isa, e->code, e->name)->hist, &e->hist);
+		struct vw_exit *d = res_exit(dst, e->isa, e->code, e->name);
+
+		hist_merge(&d->hist, &e->hist);
+		d->open += e->open;
+		d->open_ns += e->open_ns;
+		d->unpaired += e->unpaired;
 	}
 	for (int i = 0; i < src->nr_preemptors; i++) {
 		const struct vw_preemptor *p = &src->preemptors[i];
@@ -386,167 +432,6 @@ struct vw_vcpu *res_vm_totals(const struct vw_vm *vm)
 	return t;
 }
 
-/* ---- JSON ---- */
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-static void json_stats(FILE *f, const struct vw_hist *h)
-{
-	fprintf(f, "{\"count\":%llu,\"total_ns\":%llu,\"mean_ns\":%llu,\"p50_ns\":%llu,"
-		"\"p90_ns\":%llu,\"p99_ns\":%llu,\"max_ns\":%llu}",
-		(unsigned long long)h->count, (unsigned long long)h->total,
-		(unsigned long long)(h->count ? h->total / h->count : 0),
-		(unsigned long long)hist_pct(h, 50), (unsigned long long)hist_pct(h, 90),
-		(unsigned long long)hist_pct(h, 99), (unsigned long long)h->max);
-}
-
-static uint64_t vcpu_span(const struct vw_vcpu *v)
-{
-	uint64_t span = 0;
-
-	for (int s = 0; s < VS_NR; s++)
-		span += v->states_ns[s];
-	return span;
-}
-
-static void json_sources(FILE *f, const char *name, const struct vw_source *src, int nr,
-			 bool device)
-{
-	fprintf(f, ",\"%s\":[", name);
-	for (int i = 0; i < nr; i++) {
-		fprintf(f, "%s{", i ? "," : "");
-		if (device)
-			fprintf(f, "\"vector\":%d,\"gsi\":%d", src[i].key, src[i].gsi);
-		else
-			fprintf(f, "\"vcpu\":%d", src[i].key);
-		fprintf(f, ",\"count\":%llu,\"total_ns\":%llu}",
-			(unsigned long long)src[i].hist.count,
-			(unsigned long long)src[i].hist.total);
-	}
-	fputc(']', f);
-}
-
-static void json_vcpu_body(FILE *f, const struct vw_vcpu *v)
-{
-	uint64_t others = 0;
-
-	fprintf(f, "\"span_ns\":%llu,\"states_ns\":{", (unsigned long long)vcpu_span(v));
-	for (int s = 0; s < VS_NR; s++)
-		fprintf(f, "%s\"%s\":%llu", s ? "," : "", vw_state_names[s],
-			(unsigned long long)v->states_ns[s]);
-	fprintf(f, "},\"state_stats\":{");
-	for (int s = 0; s < VS_NR; s++) {
-		fprintf(f, "%s\"%s\":", s ? "," : "", vw_state_names[s]);
-		json_stats(f, &v->state_hist[s]);
-	}
-	fprintf(f, "},\"polled_ns\":%llu,\"waits\":{", (unsigned long long)v->polled_ns);
-	for (int w = 0; w < WR_NR; w++) {
-		fprintf(f, "%s\"%s\":", w ? "," : "", vw_reason_names[w]);
-		json_stats(f, &v->waits[w]);
-	}
-	fputc('}', f);
-	json_sources(f, "ipi_from", v->ipi_from, v->nr_ipi_from, false);
-	json_sources(f, "devices", v->devices, v->nr_devices, true);
-	fprintf(f, ",\"exits\":[");
-	for (int i = 0; i < v->nr_exits; i++) {
-		const struct vw_exit *e = &v->exits[i];
-
-		fprintf(f, "%s{\"reason\":", i ? "," : "");
-		json_str(f, e->name);
-		fprintf(f, ",\"isa\":\"%s\",\"code\":%u,\"count\":%llu,\"total_ns\":%llu,"
-			"\"p99_ns\":%llu,\"max_ns\":%llu}",
-			e->isa == 2 ? "svm" : "vmx", e->code,
-			(unsigned long long)e->hist.count, (unsigned long long)e->hist.total,
-			(unsigned long long)hist_pct(&e->hist, 99), (unsigned long long)e->hist.max);
-	}
-	fprintf(f, "],\"preempted_by\":[");
-	for (int i = 0; i < v->nr_preemptors; i++) {
-		const struct vw_preemptor *p = &v->preemptors[i];
-
-		if (i >= RES_MAX_PREEMPTORS) {
-			others += p->total_ns;
-			continue;
-		}
-		fprintf(f, "%s{\"tid\":%d,\"comm\":", i ? "," : "", p->tid);
-		json_str(f, p->comm);
-		fprintf(f, ",\"kind\":\"%s\",\"total_ns\":%llu}",
-			vw_preempt_kind_names[p->kind], (unsigned long long)p->total_ns);
-	}
-	fprintf(f, "],\"preempted_by_others_ns\":%llu", (unsigned long long)others);
-}
-
-static void json_vcpu(FILE *f, const struct vw_vcpu *v)
-{
-	fprintf(f, "{\"vcpu\":%d,\"tid\":%d,\"comm\":", v->vcpu, v->tid);
-	json_str(f, v->comm);
-	if (v->key) {
-		fprintf(f, ",\"vmcs\":");
-		json_str(f, v->key);
-	}
-	fprintf(f, ",\"first_ns\":%llu,", (unsigned long long)v->first_ns);
-	json_vcpu_body(f, v);
-	fputc('}', f);
-}
-
-static void json_vm(FILE *f, const struct vw_vm *vm)
-{
-	struct vw_vcpu *tot = res_vm_totals(vm);
-
-	fprintf(f, "{\"pid\":%d,\"name\":", vm->pid);
-	json_str(f, vm->name);
-	fprintf(f, ",\"vcpus\":[");
-	for (int i = 0; i < vm->nr_vcpus; i++) {
-		fputs(i ? ",\n    " : "\n    ", f);
-		json_vcpu(f, vm->vcpus[i]);
-	}
-	fprintf(f, "],\n   \"totals\":{\"vcpus\":%d,", vm->nr_vcpus);
-	json_vcpu_body(f, tot);
-	fprintf(f, "},\n   \"nested\":[");
-	for (int i = 0; i < vm->nr_nested; i++) {
-		const struct vw_nested *n = &vm->nested[i];
-
-		fprintf(f, "%s{\"id\":", i ? "," : "");
-		json_str(f, n->id);
-		fprintf(f, ",\"vcpus\":[");
-		for (int j = 0; j < n->nr_vcpus; j++) {
-			fputs(j ? ",\n    " : "\n    ", f);
-			json_vcpu(f, n->vcpus[j]);
-		}
-		fprintf(f, "]}");
-	}
-	fprintf(f, "]}");
-	res_vcpu_free(tot);
-}
-
-void res_write_json(const struct vw_result *r, FILE *f)
-{
-	fprintf(f, "{\"schema\":\"vmwait-analysis/1\",\n \"trace\":{\"file\":");
-	json_str(f, r->file);
-	fprintf(f, ",\"start_ns\":%llu,\"end_ns\":%llu,\"events\":%llu,\"lost_events\":%llu,"
-		"\"cpus\":%d},\n \"vms\":[",
-		(unsigned long long)r->start_ns, (unsigned long long)r->end_ns,
-		(unsigned long long)r->events, (unsigned long long)r->lost_events, r->cpus);
-	for (int i = 0; i < r->nr_vms; i++) {
-		fputs(i ? ",\n  " : "\n  ", f);
-		json_vm(f, r->vms[i]);
-	}
-	fprintf(f, "]}\n");
-}
-
 /* ---- freeing ---- */
 
 void res_vcpu_free(struct vw_vcpu *v)
@@ -561,6 +446,9 @@ void res_vcpu_free(struct vw_vcpu *v)
 		hist_free(&v->ipi_from[i].hist);
 	for (int i = 0; i < v->nr_devices; i++)
 		hist_free(&v->devices[i].hist);
+	for (int i = 0; i < v->nr_timers; i++)
+		hist_free(&v->timers[i].hist);
+	free(v->timers);
 	for (int i = 0; i < v->nr_exits; i++) {
 		hist_free(&v->exits[i].hist);
 		free(v->exits[i].name);
@@ -586,6 +474,7 @@ void res_vm_free(struct vw_vm *vm)
 	free(vm->nested);
 	free(vm->vcpus);
 	free(vm->name);
+	free(vm->grouped_by);
 	free(vm);
 }
 
@@ -595,5 +484,12 @@ void res_free(struct vw_result *r)
 		res_vm_free(r->vms[i]);
 	free(r->vms);
 	free(r->file);
+	free(r->buffer);
+	for (int i = 0; i < r->evidence.nr_recorded; i++)
+		free(r->evidence.recorded[i]);
+	for (int i = 0; i < r->evidence.nr_missing; i++)
+		free(r->evidence.missing[i]);
+	free(r->evidence.recorded);
+	free(r->evidence.missing);
 	memset(r, 0, sizeof(*r));
 }

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define VW_SCHEMA "vmwait-analysis/2"
+
 enum vw_state {
 	VS_GUEST,	/* running guest (L1) code */
 	VS_GUEST_L2,	/* running a nested (L2) guest */
@@ -65,11 +67,24 @@ struct vw_exit {
 	uint32_t isa;		/* 1 = VMX, 2 = SVM (the kvm_exit isa field) */
 	uint32_t code;
 	char *name;		/* from the event's print format, or "code N" */
-	struct vw_hist hist;	/* exit -> next entry, ns */
+	struct vw_hist hist;	/* closed exits: exit -> next entry, ns */
+	uint64_t open;		/* exits still open at the end or at a loss */
+	uint64_t open_ns;	/* their time up to there */
+	uint64_t unpaired;	/* exits whose kvm_entry is missing (a gap) */
 };
 
-enum vw_preempt_kind { PK_SAME_VM, PK_OTHER_VM, PK_HOST };
-extern const char *const vw_preempt_kind_names[3];
+/* Every exit of @e: closed, open and unpaired. */
+static inline uint64_t vw_exit_count(const struct vw_exit *e)
+{
+	return e->hist.count + e->open + e->unpaired;
+}
+
+enum vw_preempt_kind { PK_SAME_VM, PK_OTHER_VM, PK_HOST, PK_UNKNOWN, PK_NR };
+extern const char *const vw_preempt_kind_names[PK_NR];
+
+/* Where a timer wait's interrupt came from (the "timer" breakdown). */
+enum vw_timer_src { TS_LAPIC, TS_PIT, TS_HPET, TS_HYPERV, TS_XEN, TS_VECTOR, TS_NR };
+extern const char *const vw_timer_src_names[TS_NR];
 
 struct vw_preemptor {
 	int tid;
@@ -78,10 +93,10 @@ struct vw_preemptor {
 	uint64_t total_ns;
 };
 
-/* Waits of reason ipi per sending vCPU, and of device per vector/gsi. */
+/* Waits of reason ipi per sending vCPU, device per vector/gsi, timer per source. */
 struct vw_source {
-	int key;		/* ipi: sending vcpu id; device: vector */
-	int gsi;		/* device: gsi, or -1 */
+	int key;		/* ipi: sending vcpu id; device: vector; timer: TS_* */
+	int gsi;		/* device: gsi, or -1; timer: vector, or -1 */
 	struct vw_hist hist;
 };
 
@@ -91,14 +106,19 @@ struct vw_vcpu {
 	char comm[32];
 	char *key;		/* nested entries: vmcs12/vmcb12 address ("0x...") */
 	uint64_t first_ns;	/* first event involving the thread */
+	uint64_t end_ns;	/* end of its span: its exit, or the trace's end */
 	uint64_t states_ns[VS_NR];
 	struct vw_hist state_hist[VS_NR];	/* per maximal period of a state */
 	uint64_t polled_ns;	/* part of idle spent halt-polling on a CPU */
+	uint64_t gaps;		/* events found missing (README, Gaps) */
+	uint64_t wakeup_latency_ns;	/* preempted on an idle CPU */
 	struct vw_hist waits[WR_NR];
 	struct vw_source *ipi_from;
 	int nr_ipi_from;
 	struct vw_source *devices;
 	int nr_devices;
+	struct vw_source *timers;
+	int nr_timers;
 	struct vw_exit *exits;
 	int nr_exits;
 	struct vw_preemptor *preemptors;
@@ -114,18 +134,34 @@ struct vw_nested {
 struct vw_vm {
 	int pid;		/* VMM tgid, or -1 when unknown */
 	char *name;
+	bool guessed;		/* grouped from evidence, pid unknown */
+	char *grouped_by;	/* guessed: comma-separated link kinds, "" none */
 	struct vw_vcpu **vcpus;
 	int nr_vcpus;
 	struct vw_nested *nested;
 	int nr_nested;
 };
 
+/* What the trace recorded, and what that lets the analysis tell (README). */
+struct vw_evidence {
+	char tier[16];		/* "full", "sched", "exits", "light", "none" */
+	char **recorded;	/* followed events whose format is in the trace */
+	int nr_recorded;
+	char **missing;		/* followed events that would tell more */
+	int nr_missing;
+};
+
 struct vw_result {
 	char *file;
+	char *buffer;		/* instance analyzed, "" for the top buffer */
 	uint64_t start_ns, end_ns;
+	bool has_window;
+	uint64_t window_from, window_to;	/* --from/--to, absolute ns */
 	uint64_t events;
 	uint64_t lost_events;
+	uint64_t corrupt;	/* corrupt pages or chunks skipped */
 	int cpus;
+	struct vw_evidence evidence;
 	struct vw_vm **vms;
 	int nr_vms;
 };
@@ -141,6 +177,14 @@ void res_add_preempt(struct vw_vcpu *v, int tid, const char *comm,
 		     enum vw_preempt_kind kind, uint64_t ns);
 void res_add_wait(struct vw_vcpu *v, enum vw_reason reason, uint64_t ns,
 		  int source_key, int gsi);
+/* A timer wait's source (after res_add_wait() of WR_TIMER): TS_*, vector or -1. */
+void res_add_timer_source(struct vw_vcpu *v, enum vw_timer_src src, int vector, uint64_t ns);
+/* An exit still open at the end or at a loss, after @ns; one whose entry is missing. */
+void res_exit_open(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name,
+		   uint64_t ns);
+void res_exit_unpaired(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name);
+/* Evidence lists take copies. */
+void res_evidence_add(struct vw_evidence *e, bool recorded, const char *name);
 /* Add one maximal period of @state lasting @ns. */
 void res_add_state(struct vw_vcpu *v, enum vw_state state, uint64_t ns);
 

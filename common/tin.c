@@ -70,29 +70,30 @@ int tin_symbols(const struct tin *t, const char *const *names, uint64_t *addrs, 
 	return n;
 }
 
-static bool before(const struct tin_stream *a, const struct tin_stream *b)
+static inline bool before(const struct tin_hent *a, const struct tin_hent *b)
 {
 	return a->ts < b->ts || (a->ts == b->ts && a->cpu < b->cpu);
 }
 
+/* Restore the heap below @i after its key grew (or was replaced). */
 static void sift_down(struct tin *t, int i)
 {
-	int *h = t->heap, n = t->nheap;
+	struct tin_hent *h = t->heap, x = h[i];
+	int n = t->nheap;
 
 	for (;;) {
-		int l = 2 * i + 1, m = i;
+		int l = 2 * i + 1;
 
-		if (l < n && before(&t->st[h[l]], &t->st[h[m]]))
-			m = l;
-		if (l + 1 < n && before(&t->st[h[l + 1]], &t->st[h[m]]))
-			m = l + 1;
-		if (m == i)
-			return;
-		h[i] ^= h[m];
-		h[m] ^= h[i];
-		h[i] ^= h[m];
-		i = m;
+		if (l >= n)
+			break;
+		if (l + 1 < n && before(&h[l + 1], &h[l]))
+			l++;
+		if (!before(&h[l], &x))
+			break;
+		h[i] = h[l];
+		i = l;
 	}
+	h[i] = x;
 }
 
 static void streams_free(struct tin *t)
@@ -145,7 +146,9 @@ static int start(struct tin *t)
 		if (r < 0)
 			return -1;
 		if (r)
-			t->heap[t->nheap++] = i;
+			t->heap[t->nheap++] = (struct tin_hent){ .ts = t->st[i].ts,
+								 .cpu = (uint32_t)t->st[i].cpu,
+								 .idx = (uint32_t)i };
 	}
 	for (int i = t->nheap / 2 - 1; i >= 0; i--)
 		sift_down(t, i);
@@ -161,18 +164,23 @@ int tin_next(struct tin *t, struct tin_rec *r)
 			return -1;
 	} else if (t->nheap) {
 		/* advance the stream whose event was returned last */
-		int rr = tin_stream_next(t, &t->st[t->heap[0]]);
-
-		if (rr < 0)
-			return -1;
-		if (!rr)
+		s = &t->st[t->heap[0].idx];
+		switch (tin_stream_next(t, s)) {
+		case 1:
+			t->heap[0].ts = s->ts;
+			break;
+		case 0:
 			t->heap[0] = t->heap[--t->nheap];
-		if (t->nheap)
+			break;
+		default:
+			return -1;
+		}
+		if (t->nheap > 1)
 			sift_down(t, 0);
 	}
 	if (!t->nheap)
 		return 0;
-	s = &t->st[t->heap[0]];
+	s = &t->st[t->heap[0].idx];
 	r->ts = s->ts;
 	r->data = s->data;
 	r->size = s->dsize;

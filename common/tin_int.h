@@ -78,7 +78,10 @@ struct tin {
 
 	struct tin_stream *st;
 	int nst;
-	int *heap;		/* stream indexes, a min-heap on (ts, cpu) */
+	struct tin_hent {
+		uint64_t ts;
+		uint32_t cpu, idx;
+	} *heap;		/* streams with an event, a min-heap on (ts, cpu) */
 	int nheap;
 	bool started;
 	uint64_t done_bytes, total_bytes;
