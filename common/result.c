@@ -336,6 +336,8 @@ static int cmp_vm(const void *a, const void *b)
 		return (unsigned int)x->pid < (unsigned int)y->pid ? -1 : 1;
 	if (x->guessed != y->guessed)
 		return x->guessed ? 1 : -1;
+	if (x->guessed)		/* "~N": by N */
+		return atoi(x->name + 1) - atoi(y->name + 1);
 	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
