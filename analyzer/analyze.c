@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "report.h"
 #include "cmds.h"
 #include "util.h"
 
@@ -24,6 +25,7 @@ struct analyze_opts {
 	uint64_t from, to;
 	struct vector_override *ovr;
 	int novr;
+	struct report_opts report;
 };
 
 static void usage(FILE *f)
@@ -90,6 +92,9 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
 
 	o->vcpu = -1;
 	o->to = UINT64_MAX;
+	o->report.top = 5;
+	o->report.top_exits = 10;
+	o->report.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "ho:", lopts, NULL)) != -1) {
 		switch (c) {
@@ -419,7 +424,7 @@ int cmd_analyze(int argc, char **argv)
 	else if (o.format == OUT_CSV)
 		report_csv(&res, out);
 	else
-		report_text(&res, out);
+		report_text(&res, &o.report, out);
 	if (fflush(out) || ferror(out)) {
 		vw_err("writing the report failed: %s", strerror(errno));
 		goto out;

@@ -405,9 +405,6 @@ void evidence_of(struct analyzer *a, const struct tin_meta *m, struct vw_evidenc
 void handle(struct analyzer *a, const struct vw_ev *e);
 int ev_named_pids(const struct vw_ev *e, int *pids);
 
-/* report.c */
-void report_text(const struct vw_result *r, FILE *f);
-void report_csv(const struct vw_result *r, FILE *f);
 
 /* explain.c */
 struct explain *explain_new(FILE *out, struct tep_handle *tep, bool in_usecs, const char *bufname,

@@ -1,21 +1,32 @@
-/* Human-readable text report and CSV output of an analysis result. */
+/* The human-readable report of an analysis result (CSV: report_csv.c). */
+#include <stdlib.h>
 #include <string.h>
 
-#include "analyzer.h"
+#include "report.h"
 #include "util.h"
+
+struct out {
+	FILE *f;
+	const struct report_opts *o;
+};
 
 static const char *dur(char *buf, size_t len, uint64_t ns)
 {
 	return fmt_duration(buf, len, ns);
 }
 
-static uint64_t span_of(const struct vw_vcpu *v)
+uint64_t report_span(const struct vw_vcpu *v)
 {
 	uint64_t s = 0;
 
 	for (int i = 0; i < VS_NR; i++)
 		s += v->states_ns[i];
 	return s;
+}
+
+static void title(const struct out *o, const char *fmt, const char *text)
+{
+	fprintf(o->f, fmt, o->o->color ? "\033[1m" : "", text, o->o->color ? "\033[0m" : "");
 }
 
 static void pct(FILE *f, uint64_t part, uint64_t whole)
@@ -25,6 +36,69 @@ static void pct(FILE *f, uint64_t part, uint64_t whole)
 	else
 		fprintf(f, " %6.1f%%", 100.0 * (double)part / (double)whole);
 }
+
+/* ---- header ---- */
+
+static const char *tier_text(const char *tier)
+{
+	if (!strcmp(tier, "full"))
+		return "every event the model uses";
+	if (!strcmp(tier, "sched"))
+		return "kvm_entry/kvm_exit and sched events, not all of the rest: a halt that "
+		       "does not block (a successful poll or KVM's HLT fast path) is idle up to "
+		       "the next entry, and without wakings a blocked halt ends there too";
+	if (!strcmp(tier, "exits"))
+		return "kvm_entry/kvm_exit without sched events. Idle is exact (HLT exit to the "
+		       "next entry); hypervisor holds all other host time; wake reasons and "
+		       "preemption need kvm_vcpu_wakeup, kvm_apic_accept_irq, sched_switch, "
+		       "sched_wakeup";
+	if (!strcmp(tier, "light"))
+		return "no kvm_entry/kvm_exit (a --light recording, or KVM emulated in software): "
+		       "guest and hypervisor time inside KVM_RUN are one 'running' state";
+	return "none of kvm_entry, kvm_exit, kvm_vcpu_wakeup: no halt can be seen";
+}
+
+static void header(const struct out *o, const struct vw_result *r)
+{
+	FILE *f = o->f;
+	char b[32], c[32];
+
+	fprintf(f, "%s: %s (%llu.%06llu to %llu.%06llu), %llu events on %d CPUs", r->file,
+		dur(b, sizeof(b), r->end_ns - r->start_ns),
+		(unsigned long long)(r->start_ns / NSEC_PER_SEC),
+		(unsigned long long)(r->start_ns % NSEC_PER_SEC / 1000),
+		(unsigned long long)(r->end_ns / NSEC_PER_SEC),
+		(unsigned long long)(r->end_ns % NSEC_PER_SEC / 1000),
+		(unsigned long long)r->events, r->cpus);
+	if (r->buffer && *r->buffer)
+		fprintf(f, ", buffer %s", r->buffer);
+	if (r->lost_events || r->corrupt)
+		fprintf(f, ", %llu EVENTS LOST%s (states around the losses are 'unknown')\n",
+			(unsigned long long)r->lost_events,
+			r->corrupt ? " and corrupt pages skipped" : "");
+	else
+		fprintf(f, ", no lost events\n");
+	if (r->has_window) {
+		uint64_t from = MAX(r->window_from, r->start_ns), to = MIN(r->window_to, r->end_ns);
+
+		fprintf(f, "window: %llu.%06llu to %llu.%06llu, %s of the trace%s\n",
+			(unsigned long long)(r->window_from / NSEC_PER_SEC),
+			(unsigned long long)(r->window_from % NSEC_PER_SEC / 1000),
+			(unsigned long long)(r->window_to / NSEC_PER_SEC),
+			(unsigned long long)(r->window_to % NSEC_PER_SEC / 1000),
+			dur(c, sizeof(c), to > from ? to - from : 0),
+			to > from ? "" : " (outside it: nothing is counted)");
+	}
+	fprintf(f, "recorded (%s): %s.\n", r->evidence.tier, tier_text(r->evidence.tier));
+	if (r->evidence.nr_missing) {
+		fprintf(f, "would tell more:");
+		for (int i = 0; i < r->evidence.nr_missing; i++)
+			fprintf(f, "%s %s", i ? "," : "", r->evidence.missing[i]);
+		fprintf(f, " (vmwait events --trace-cmd lists them all)\n");
+	}
+}
+
+/* ---- states ---- */
 
 /* States shown as columns (running/guest_l2 only when present anywhere). */
 static bool show_state(const struct vw_vm *vm, int s)
@@ -37,213 +111,302 @@ static bool show_state(const struct vw_vm *vm, int s)
 	return false;
 }
 
-static void state_row(FILE *f, const struct vw_vm *vm, const char *label,
-		      const struct vw_vcpu *v)
+static void state_row(const struct out *o, const struct vw_vm *vm, const char *label,
+		      const struct vw_vcpu *v, bool total)
 {
+	uint64_t span = report_span(v);
 	char b[32];
-	uint64_t span = span_of(v);
 
-	fprintf(f, "  %-22.22s", label);
+	fprintf(o->f, "  %-22.22s", label);
 	for (int s = 0; s < VS_NR; s++)
 		if (show_state(vm, s))
-			pct(f, v->states_ns[s], span);
-	pct(f, v->polled_ns, span);
-	fprintf(f, " %10s\n", dur(b, sizeof(b), span));
+			pct(o->f, v->states_ns[s], span);
+	fprintf(o->f, " %10s %5llu |", dur(b, sizeof(b), span), (unsigned long long)v->gaps);
+	pct(o->f, v->polled_ns, v->states_ns[VS_IDLE]);
+	fprintf(o->f, "%s\n", total ? "  (span: vCPU-time, summed)" : "");
 }
 
-static void state_table(FILE *f, const struct vw_vm *vm, const struct vw_vcpu *tot)
+static void state_table(const struct out *o, const struct vw_vm *vm, const struct vw_vcpu *tot)
 {
 	static const char *const head[VS_NR] = {
 		"guest", "L2", "hyperv", "vmm", "preempt", "idle", "unknown", "running",
 	};
 	char label[64];
 
-	fprintf(f, "  %-22s", "vCPU (thread)");
+	fprintf(o->f, "  %-22s", "vCPU (thread)");
 	for (int s = 0; s < VS_NR; s++)
 		if (show_state(vm, s))
-			fprintf(f, " %7s", head[s]);
-	fprintf(f, " %7s %10s\n", "polled", "span");
+			fprintf(o->f, " %7s", head[s]);
+	fprintf(o->f, " %10s %5s | %7s\n", "span", "gaps", "polled");
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		const struct vw_vcpu *v = vm->vcpus[i];
 
 		snprintf(label, sizeof(label), "%d (%s-%d)", v->vcpu, v->comm[0] ? v->comm : "?",
 			 v->tid);
-		state_row(f, vm, label, v);
+		state_row(o, vm, label, v, false);
 	}
 	if (vm->nr_vcpus > 1)
-		state_row(f, vm, "all", tot);
+		state_row(o, vm, "all", tot, true);
+	fprintf(o->f, "  (states add up to 100%% of each span; polled: the share of idle spent "
+		"halt-polling on a CPU)\n");
+	if (tot->states_ns[VS_RUNNING])
+		fprintf(o->f, "  (running: inside KVM_RUN with no kvm_entry/kvm_exit to tell guest "
+			"from hypervisor)\n");
+	if (tot->gaps)
+		fprintf(o->f, "  (gaps: events missing in the trace, e.g. a kvm_entry between two "
+			"kvm_exits; the time around each is unknown)\n");
 }
 
-static void stats_row(FILE *f, const char *label, const struct vw_hist *h)
+/* ---- waits ---- */
+
+static void stats_row(const struct out *o, const char *label, const struct vw_hist *h)
 {
 	char b[7][32];
 
-	fprintf(f, "    %-18s %7llu %10s %10s %10s %10s %10s %10s\n", label,
+	fprintf(o->f, "    %-20s %7llu %10s %10s %10s %10s %10s %10s\n", label,
 		(unsigned long long)h->count, dur(b[0], 32, h->total),
 		dur(b[1], 32, h->count ? h->total / h->count : 0), dur(b[2], 32, hist_pct(h, 50)),
 		dur(b[3], 32, hist_pct(h, 90)), dur(b[4], 32, hist_pct(h, 99)),
 		dur(b[5], 32, h->max));
 }
 
-static void wait_table(FILE *f, const struct vw_vcpu *v)
+static void source_rows(const struct out *o, const struct vw_vcpu *v, int w, const char *pre)
 {
-	bool any = false;
+	char label[48];
 
+	if (w == WR_IPI)
+		for (int i = 0; i < v->nr_ipi_from; i++) {
+			snprintf(label, sizeof(label), "%s  from vCPU %d", pre, v->ipi_from[i].key);
+			stats_row(o, label, &v->ipi_from[i].hist);
+		}
+	if (w == WR_DEVICE)
+		for (int i = 0; i < v->nr_devices; i++) {
+			if (v->devices[i].gsi >= 0)
+				snprintf(label, sizeof(label), "%s  vec 0x%x gsi %d", pre,
+					 v->devices[i].key, v->devices[i].gsi);
+			else
+				snprintf(label, sizeof(label), "%s  vec 0x%x", pre, v->devices[i].key);
+			stats_row(o, label, &v->devices[i].hist);
+		}
+	if (w == WR_TIMER)
+		for (int i = 0; i < v->nr_timers; i++) {
+			const struct vw_source *s = &v->timers[i];
+
+			if (s->gsi >= 0)
+				snprintf(label, sizeof(label), "%s  %s vec 0x%x", pre,
+					 vw_timer_src_names[s->key], s->gsi);
+			else
+				snprintf(label, sizeof(label), "%s  %s", pre,
+					 vw_timer_src_names[s->key]);
+			stats_row(o, label, &s->hist);
+		}
+}
+
+static bool any_wait(const struct vw_vcpu *v)
+{
 	for (int w = 0; w < WR_NR; w++)
-		any |= v->waits[w].count > 0;
-	if (!any) {
-		fprintf(f, "\n  No completed waits.\n");
+		if (v->waits[w].count)
+			return true;
+	return false;
+}
+
+static void wait_table(const struct out *o, const struct vw_vm *vm, const struct vw_vcpu *tot)
+{
+	char label[40];
+
+	if (!any_wait(tot)) {
+		fprintf(o->f, "\n  No completed waits.\n");
 		return;
 	}
-	fprintf(f, "\n    %-18s %7s %10s %10s %10s %10s %10s %10s\n", "why idle ended", "count",
+	fprintf(o->f, "\n    %-20s %7s %10s %10s %10s %10s %10s %10s\n", "why idle ended", "count",
 		"total", "mean", "p50", "p90", "p99", "max");
 	for (int w = 0; w < WR_NR; w++) {
-		if (!v->waits[w].count)
+		if (!tot->waits[w].count)
 			continue;
-		stats_row(f, vw_reason_names[w], &v->waits[w]);
-		if (w == WR_IPI)
-			for (int i = 0; i < v->nr_ipi_from; i++) {
-				char label[32];
+		stats_row(o, vw_reason_names[w], &tot->waits[w]);
+		source_rows(o, tot, w, "");
+	}
+	if (vm->nr_vcpus < 2)
+		return;
+	fprintf(o->f, "\n    %-20s %7s %10s %10s %10s %10s %10s %10s\n", "per vCPU", "count",
+		"total", "mean", "p50", "p90", "p99", "max");
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		for (int w = 0; w < WR_NR; w++) {
+			if (!vm->vcpus[i]->waits[w].count)
+				continue;
+			snprintf(label, sizeof(label), "%d %s", vm->vcpus[i]->vcpu, vw_reason_names[w]);
+			stats_row(o, label, &vm->vcpus[i]->waits[w]);
+		}
+}
 
-				snprintf(label, sizeof(label), "  from vCPU %d", v->ipi_from[i].key);
-				stats_row(f, label, &v->ipi_from[i].hist);
-			}
-		if (w == WR_DEVICE)
-			for (int i = 0; i < v->nr_devices; i++) {
-				char label[40];
+/* ---- exits ---- */
 
-				if (v->devices[i].gsi >= 0)
-					snprintf(label, sizeof(label), "  vec 0x%x gsi %d",
-						 v->devices[i].key, v->devices[i].gsi);
-				else
-					snprintf(label, sizeof(label), "  vec 0x%x", v->devices[i].key);
-				stats_row(f, label, &v->devices[i].hist);
-			}
+static int sort_key;
+
+static uint64_t exit_key(const struct vw_exit *e)
+{
+	switch (sort_key) {
+	case SORT_TIME:	return e->hist.total + e->open_ns;
+	case SORT_MEAN:	return e->hist.count ? e->hist.total / e->hist.count : 0;
+	case SORT_P99:	return hist_pct(&e->hist, 99);
+	case SORT_MAX:	return e->hist.max;
+	default:	return vw_exit_count(e);
 	}
 }
 
-static void exit_table(FILE *f, const struct vw_vcpu *v)
+static int cmp_exit(const void *x, const void *y)
 {
-	char b[3][32];
+	const struct vw_exit *a = *(struct vw_exit *const *)x, *b = *(struct vw_exit *const *)y;
+
+	if (sort_key == SORT_NAME)
+		return strcmp(a->name, b->name);
+	if (exit_key(a) != exit_key(b))
+		return exit_key(a) > exit_key(b) ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+static void exit_table(const struct out *o, const struct vw_vcpu *v)
+{
+	uint64_t n = 0, t = 0;
+	const struct vw_exit **e;
+	char b[5][32];
 
 	if (!v->nr_exits)
 		return;
-	fprintf(f, "\n    %-18s %7s %10s %10s %10s\n", "top exits", "count", "total", "p99", "max");
-	for (int i = 0; i < v->nr_exits && i < 10; i++) {
-		const struct vw_exit *e = &v->exits[i];
-
-		fprintf(f, "    %-18.18s %7llu %10s %10s %10s\n", e->name,
-			(unsigned long long)e->hist.count, dur(b[0], 32, e->hist.total),
-			dur(b[1], 32, hist_pct(&e->hist, 99)), dur(b[2], 32, e->hist.max));
+	e = xcalloc(v->nr_exits, sizeof(*e));
+	for (int i = 0; i < v->nr_exits; i++) {
+		e[i] = &v->exits[i];
+		n += vw_exit_count(e[i]);
+		t += e[i]->hist.total + e[i]->open_ns;
 	}
+	sort_key = o->o->sort;
+	qsort(e, v->nr_exits, sizeof(*e), cmp_exit);
+	fprintf(o->f, "\n    %-20s %7s %6s %10s %6s %10s %10s %10s %5s\n", "exits", "count",
+		"%count", "total", "%time", "mean", "p99", "max", "open");
+	for (int i = 0; i < v->nr_exits && i < o->o->top_exits; i++) {
+		uint64_t tt = e[i]->hist.total + e[i]->open_ns;
+
+		fprintf(o->f, "    %-20.20s %7llu", e[i]->name,
+			(unsigned long long)vw_exit_count(e[i]));
+		fprintf(o->f, " %5.1f%%", n ? 100.0 * (double)vw_exit_count(e[i]) / (double)n : 0);
+		fprintf(o->f, " %10s", dur(b[0], 32, tt));
+		fprintf(o->f, " %5.1f%%", t ? 100.0 * (double)tt / (double)t : 0);
+		fprintf(o->f, " %10s %10s %10s %5llu\n",
+			dur(b[1], 32, e[i]->hist.count ? e[i]->hist.total / e[i]->hist.count : 0),
+			dur(b[2], 32, hist_pct(&e[i]->hist, 99)), dur(b[3], 32, e[i]->hist.max),
+			(unsigned long long)(e[i]->open + e[i]->unpaired));
+	}
+	if (v->nr_exits > o->o->top_exits)
+		fprintf(o->f, "    %-20s (--top-exits N shows more)\n", "...");
+	fprintf(o->f, "    (time: exit to the next kvm_entry; mean, p99, max of closed exits; "
+		"open: at the end, a loss or a gap)\n");
+	free(e);
 }
 
-static void preempt_table(FILE *f, const struct vw_vcpu *v)
+/* ---- preemption ---- */
+
+static void preempt_table(const struct out *o, const struct vw_vcpu *v)
 {
+	uint64_t others = 0;
+	int nothers = 0;
 	char b[32], label[64];
 
-	if (!v->nr_preemptors)
+	if (!v->nr_preemptors && !v->wakeup_latency_ns)
 		return;
-	fprintf(f, "\n    %-38s %-8s %10s\n", "preempted by", "kind", "time");
-	for (int i = 0; i < v->nr_preemptors && i < 5; i++) {
+	fprintf(o->f, "\n    %-38s %-8s %10s\n", "preempted: waiting for a CPU", "kind", "time");
+	if (v->wakeup_latency_ns)
+		fprintf(o->f, "    %-38s %-8s %10s\n", "on an idle CPU (wakeup latency)", "-",
+			dur(b, sizeof(b), v->wakeup_latency_ns));
+	for (int i = 0; i < v->nr_preemptors; i++) {
 		const struct vw_preemptor *p = &v->preemptors[i];
 
+		if (i >= o->o->top) {
+			others += p->total_ns;
+			nothers++;
+			continue;
+		}
 		if (p->tid < 0)
-			snprintf(label, sizeof(label), "%s", p->comm);
+			snprintf(label, sizeof(label), "behind %s", p->comm);
 		else
-			snprintf(label, sizeof(label), "%s-%d", p->comm, p->tid);
-		fprintf(f, "    %-38.38s %-8s %10s\n", label, vw_preempt_kind_names[p->kind],
+			snprintf(label, sizeof(label), "behind %s-%d", p->comm, p->tid);
+		fprintf(o->f, "    %-38.38s %-8s %10s\n", label, vw_preempt_kind_names[p->kind],
 			dur(b, sizeof(b), p->total_ns));
+	}
+	if (nothers) {
+		snprintf(label, sizeof(label), "others (%d; --top N shows more)", nothers);
+		fprintf(o->f, "    %-38.38s %-8s %10s\n", label, "", dur(b, sizeof(b), others));
 	}
 }
 
-static void nested_tables(FILE *f, const struct vw_vm *vm)
+/* ---- nested ---- */
+
+static void nested_tables(const struct out *o, const struct vw_vm *vm)
 {
-	char b[6][32];
+	char b[6][32], t[64];
 
 	for (int i = 0; i < vm->nr_nested; i++) {
 		const struct vw_nested *n = &vm->nested[i];
 
-		fprintf(f, "\n  Nested L2 VM %s\n", n->id);
-		fprintf(f, "    %-28s %10s %10s %10s %10s %10s\n", "L2 vCPU (vmcs)", "L2 runs",
-			"L0 handles", "L1 handles", "L2 idle", "other");
+		snprintf(t, sizeof(t), "Nested L2 VM %s", n->id);
+		title(o, "\n  %s%s%s\n", t);
+		fprintf(o->f, "    %-26s %10s %10s %10s %10s %10s %10s\n", "L2 vCPU (vmcs)",
+			"L2 runs", "L0 handles", "L1 handles", "L2 idle", "preempted", "other");
 		for (int j = 0; j < n->nr_vcpus; j++) {
 			const struct vw_vcpu *v = n->vcpus[j];
-			uint64_t other = span_of(v) - v->states_ns[VS_GUEST_L2] -
+			uint64_t other = report_span(v) - v->states_ns[VS_GUEST_L2] -
 					 v->states_ns[VS_HYPERVISOR] - v->states_ns[VS_GUEST] -
-					 v->states_ns[VS_IDLE];
+					 v->states_ns[VS_IDLE] - v->states_ns[VS_PREEMPTED];
 			char label[64];
 
 			snprintf(label, sizeof(label), "%s on vCPU %d", v->key, v->vcpu);
-			fprintf(f, "    %-28.28s %10s %10s %10s %10s %10s\n", label,
+			fprintf(o->f, "    %-26.26s %10s %10s %10s %10s %10s %10s\n", label,
 				dur(b[0], 32, v->states_ns[VS_GUEST_L2]),
 				dur(b[1], 32, v->states_ns[VS_HYPERVISOR]),
 				dur(b[2], 32, v->states_ns[VS_GUEST]),
-				dur(b[3], 32, v->states_ns[VS_IDLE]), dur(b[4], 32, other));
+				dur(b[3], 32, v->states_ns[VS_IDLE]),
+				dur(b[4], 32, v->states_ns[VS_PREEMPTED]), dur(b[5], 32, other));
 		}
+		fprintf(o->f, "    (other: vmm and unknown time)\n");
 	}
 }
 
-void report_text(const struct vw_result *r, FILE *f)
+static void vm_title(const struct out *o, const struct vw_vm *vm)
 {
-	char b[32];
+	char t[160];
+	int n = vm->nr_vcpus;
 
-	fprintf(f, "%s: %s, %llu events on %d CPUs", r->file,
-		dur(b, sizeof(b), r->end_ns - r->start_ns), (unsigned long long)r->events, r->cpus);
-	if (r->lost_events)
-		fprintf(f, ", %llu EVENTS LOST (states around the losses are 'unknown')\n",
-			(unsigned long long)r->lost_events);
+	if (vm->guessed && vm->grouped_by && *vm->grouped_by)
+		snprintf(t, sizeof(t), "VM %s (pid unknown; vCPU threads grouped by: %s), %d vCPU%s",
+			 vm->name, vm->grouped_by, n, n == 1 ? "" : "s");
+	else if (vm->guessed)
+		snprintf(t, sizeof(t), "VM %s (pid unknown; one vCPU thread, nothing ties it to "
+			 "others), %d vCPU%s", vm->name, n, n == 1 ? "" : "s");
+	else if (vm->pid >= 0)
+		snprintf(t, sizeof(t), "VM %s (pid %d), %d vCPU%s", vm->name, vm->pid, n,
+			 n == 1 ? "" : "s");
 	else
-		fprintf(f, ", no lost events\n");
+		snprintf(t, sizeof(t), "VM %s (pid unknown), %d vCPU%s", vm->name, n,
+			 n == 1 ? "" : "s");
+	title(o, "\n%s%s%s\n", t);
+}
+
+void report_text(const struct vw_result *r, const struct report_opts *opts, FILE *f)
+{
+	struct out o = { .f = f, .o = opts };
+
+	header(&o, r);
 	if (!r->nr_vms)
 		fprintf(f, "\nNo vCPU threads found (no kvm events in this trace?).\n");
 	for (int i = 0; i < r->nr_vms; i++) {
 		const struct vw_vm *vm = r->vms[i];
 		struct vw_vcpu *tot = res_vm_totals(vm);
 
-		if (vm->pid >= 0)
-			fprintf(f, "\nVM %s (pid %d), %d vCPU%s\n", vm->name, vm->pid, vm->nr_vcpus,
-				vm->nr_vcpus == 1 ? "" : "s");
-		else
-			fprintf(f, "\nvCPUs of unknown VMs, %d vCPU%s\n", vm->nr_vcpus,
-				vm->nr_vcpus == 1 ? "" : "s");
-		state_table(f, vm, tot);
-		if (tot->states_ns[VS_RUNNING])
-			fprintf(f, "  (no kvm_entry/kvm_exit for some vCPUs: a light recording, or KVM "
-				"emulated in software;\n   their guest and hypervisor time inside KVM_RUN "
-				"is shown as 'running')\n");
-		wait_table(f, tot);
-		exit_table(f, tot);
-		preempt_table(f, tot);
-		nested_tables(f, vm);
+		vm_title(&o, vm);
+		state_table(&o, vm, tot);
+		wait_table(&o, vm, tot);
+		exit_table(&o, tot);
+		preempt_table(&o, tot);
+		nested_tables(&o, vm);
 		res_vcpu_free(tot);
-	}
-}
-
-void report_csv(const struct vw_result *r, FILE *f)
-{
-	fprintf(f, "vm_pid,vm_name,vcpu,tid,comm,span_ns");
-	for (int s = 0; s < VS_NR; s++)
-		fprintf(f, ",%s_ns", vw_state_names[s]);
-	fprintf(f, ",polled_ns");
-	for (int w = 0; w < WR_NR; w++)
-		fprintf(f, ",%s_waits,%s_wait_ns", vw_reason_names[w], vw_reason_names[w]);
-	fputc('\n', f);
-	for (int i = 0; i < r->nr_vms; i++) {
-		const struct vw_vm *vm = r->vms[i];
-
-		for (int j = 0; j < vm->nr_vcpus; j++) {
-			const struct vw_vcpu *v = vm->vcpus[j];
-
-			fprintf(f, "%d,\"%s\",%d,%d,\"%s\",%llu", vm->pid, vm->name ? vm->name : "",
-				v->vcpu, v->tid, v->comm, (unsigned long long)span_of(v));
-			for (int s = 0; s < VS_NR; s++)
-				fprintf(f, ",%llu", (unsigned long long)v->states_ns[s]);
-			fprintf(f, ",%llu", (unsigned long long)v->polled_ns);
-			for (int w = 0; w < WR_NR; w++)
-				fprintf(f, ",%llu,%llu", (unsigned long long)v->waits[w].count,
-					(unsigned long long)v->waits[w].total);
-			fputc('\n', f);
-		}
 	}
 }
