@@ -19,6 +19,7 @@
 #include <event-parse.h>
 
 #include "result.h"
+#include "sink.h"
 #include "tin.h"
 
 enum sched_st { SCH_UNKNOWN, SCH_ON, SCH_RUNNABLE, SCH_SLEEPING };
@@ -91,6 +92,11 @@ struct thread {
 	uint64_t first_ns, last_ns;	/* first sighting, last event naming it */
 	uint64_t end_ns;		/* where its span ended (retired) */
 	uint64_t hlt_rip;		/* guest rip of its first HLT exit, 0 */
+	struct pre_period {
+		uint64_t start, end;
+		uint8_t state;
+	} *pre;				/* periods before it was a vCPU (for sinks) */
+	int npre;
 
 	/* the open period */
 	enum vw_state state;
@@ -284,6 +290,8 @@ struct analyzer {
 	int nlinks, links_cap;
 	struct vector_override *ovr;
 	int novr;
+	const struct vw_sink *sinks[4];	/* timeline consumers (sink.h) */
+	int nsinks;
 
 	/* KVM guest-timer hrtimer callbacks (kallsyms) */
 	struct { uint64_t addr; int src; } timer_fns[32];
@@ -322,7 +330,12 @@ void exit_close(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, uint
 void exit_abandon(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, uint64_t ts);
 void exit_unpaired(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, uint64_t ts);
 void wait_add(struct analyzer *a, struct vw_vcpu *v, enum vw_reason r, uint64_t ns,
-	      uint64_t end, int src, int gsi, int timer_src, int vec);
+	      uint64_t end, int src, int gsi, int timer_src, int vec, const struct vw_vcpu *from);
+void credits_commit(struct analyzer *a, const struct vw_vcpu *v, struct credits *dst,
+		    struct credits *src, uint64_t ts);
+void sink_mark(struct analyzer *a, const struct vw_vcpu *v, enum vw_mark m, uint64_t ts);
+void sink_pre_periods(struct analyzer *a, struct thread *t);
+uint64_t analyzer_watermark(const struct analyzer *a);
 const char *exit_name(struct analyzer *a, uint32_t isa, uint32_t code);
 
 /* state.c */

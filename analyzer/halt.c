@@ -161,6 +161,7 @@ void gap(struct analyzer *a, struct thread *t, uint64_t ts)
 	t->in_l2 = false;
 	if (t->res)
 		t->res->gaps++;
+	sink_mark(a, t->res, MARK_GAP, ts);
 }
 
 static bool in_guest(const struct thread *t)

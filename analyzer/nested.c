@@ -37,7 +37,7 @@ static void l2_commit(struct analyzer *a, struct l2vcpu *x, enum vw_state s, uin
 {
 	if (x->res) {
 		if (s == VS_PREEMPTED)
-			credits_move(&x->credits, &x->pcred);
+			credits_commit(a, x->res, &x->credits, &x->pcred, ts);
 		period_add(a, x->res, s, x->since, ts);
 	}
 	if (s == VS_PREEMPTED)

@@ -146,6 +146,12 @@ void vcpu_promote(struct analyzer *a, struct thread *t, uint64_t ts)
 		preempt_start(a, t, ts);
 	}
 	credit_add(&t->credits, -1, pre_preempt);
+	if (a->nsinks) {
+		sink_pre_periods(a, t);
+		for (int i = 0; i < a->nsinks; i++)
+			if (a->sinks[i]->credit && pre_preempt)
+				a->sinks[i]->credit(a->sinks[i]->ctx, t->res, -1, pre_preempt, ts);
+	}
 }
 
 /* ---- the scheduler component ---- */
@@ -266,6 +272,7 @@ void relabel_unknown(struct analyzer *a, struct thread *t, uint64_t ts)
 
 static void thread_lose(struct analyzer *a, struct thread *t, uint64_t ts)
 {
+	sink_mark(a, t->res, MARK_LOSS, ts);
 	if (t->pw.active)
 		wait_finalize(a, t);
 	tent_refute(a, t);

@@ -205,6 +205,7 @@ void threads_free(struct analyzer *a)
 		res_vcpu_free(t->res);
 		credits_free(&t->credits);
 		credits_free(&t->pcred);
+		free(t->pre);
 		free(t);
 	}
 	a->all = NULL;

@@ -247,7 +247,7 @@ static void note_injector(struct analyzer *a, struct thread *t, struct thread *w
 
 /* Apply the README's wake-reason rules, in order. */
 static enum vw_reason classify(struct analyzer *a, struct thread *t, const struct evidence *ev,
-			       int *src, int *vec_out, int *timer_src)
+			       int *src, int *vec_out, int *timer_src, const struct vw_vcpu **from)
 {
 	/* in interrupt context the task on the CPU is not the waker */
 	struct thread *w = ev->waker >= 0 && !(ev->flags & EV_IRQCTX) ?
@@ -262,6 +262,7 @@ static enum vw_reason classify(struct analyzer *a, struct thread *t, const struc
 	*src = -1;
 	*vec_out = vec;
 	*timer_src = -1;
+	*from = NULL;
 	if (vec >= 0 && (o = override_of(a, vec)) >= 0)
 		return o;
 	if (ev->flags & EV_TIMER_FN) {
@@ -273,6 +274,7 @@ static enum vw_reason classify(struct analyzer *a, struct thread *t, const struc
 	} else if (w && w != t && w->vcpu && same_vm(w, t->tgid) &&
 		   (!(ev->flags & EV_ROUTED) || (ev->flags & EV_IPI))) {
 		*src = w->vcpu_id;
+		*from = w->res;
 		r = WR_IPI;
 	} else if (ev->flags & EV_IPI) {
 		r = WR_IPI;
@@ -305,18 +307,19 @@ static enum vw_reason classify(struct analyzer *a, struct thread *t, const struc
 void wait_finalize(struct analyzer *a, struct thread *t)
 {
 	struct pending_wait *pw = &t->pw;
+	const struct vw_vcpu *from;
 	enum vw_reason r;
 	int src, vec, tsrc;
 
 	if (!pw->active)
 		return;
 	pw->active = false;
-	r = classify(a, t, &pw->ev, &src, &vec, &tsrc);
+	r = classify(a, t, &pw->ev, &src, &vec, &tsrc, &from);
 	if (a->ex)
 		explain_wait(a, t, pw, r, src, vec);
-	wait_add(a, t->res, r, pw->ns, pw->end, src, pw->ev.gsi, tsrc, vec);
+	wait_add(a, t->res, r, pw->ns, pw->end, src, pw->ev.gsi, tsrc, vec, from);
 	if (pw->l2)
-		wait_add(a, pw->l2->res, r, pw->ns, pw->end, src, pw->ev.gsi, tsrc, vec);
+		wait_add(a, pw->l2->res, r, pw->ns, pw->end, src, pw->ev.gsi, tsrc, vec, from);
 }
 
 /* Reason of a wait known only by its vector (an L2 wake, from event_inj). */
