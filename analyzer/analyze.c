@@ -192,77 +192,6 @@ static int check_input(const char *path)
 	return 0;
 }
 
-/* --explain: the record printed as trace-cmd report does, with the notes it caused. */
-static void explain_step(struct analyzer *a, const struct vw_ev *e)
-{
-	struct tep_record r = { .ts = e->ts, .cpu = e->cpu, .size = (int)e->size,
-				.data = (void *)e->data, .missed_events = e->missed };
-	int pids[2], n = e->ty ? ev_named_pids(e, pids) : 0;
-	bool involved = explain_involves(a, e->pid, pids, n);
-
-	handle(a, e);
-	explain_emit(a, &r, involved);
-}
-
-/* One record of the trace, in time order. */
-static void on_record(struct analyzer *a, const struct tin_rec *rec)
-{
-	struct vw_ev e;
-
-	if (rec->cpu < 0 || rec->cpu >= a->ncpus)
-		return;
-	decode(a, rec, &e);
-	if (!a->events)
-		a->first_ts = e.ts;
-	if (e.ts < a->last_ts) {
-		if (!a->warned_backwards)
-			vw_warn("timestamps go backwards on CPU %d at %llu; treated as %llu",
-				e.cpu, (unsigned long long)e.ts, (unsigned long long)a->last_ts);
-		a->warned_backwards = true;
-		e.ts = a->last_ts;
-	}
-	a->last_ts = e.ts;
-	a->events++;
-	if (e.missed) {
-		if (e.missed > 0)
-			a->lost_events += (uint64_t)e.missed;
-		on_loss(a, e.cpu, e.ts);
-	}
-	a->cpus[e.cpu].started = true;
-	if (a->ex)
-		explain_step(a, &e);
-	else
-		handle(a, &e);
-}
-
-/* trace-cmd's GUEST options name vCPU threads (host pid per vcpu id) and VMs. */
-static void guests_apply(struct analyzer *a)
-{
-	for (int g = 0; g < a->info->nguests; g++) {
-		const struct tdat_guest *gu = &a->info->guests[g];
-
-		for (int v = 0; v < gu->nvcpus; v++) {
-			struct thread *t;
-
-			if (gu->vcpu_pid[v] <= 0)
-				continue;
-			t = thread_hint(a, gu->vcpu_pid[v]);
-			t->vcpu_id = v;
-			t->guest = g + 1;
-			vcpu_promote(a, t, 0);
-		}
-	}
-}
-
-static void analyzer_free(struct analyzer *a)
-{
-	threads_free(a);
-	free(a->cpus);
-	free(a->types);
-	free(a->halted);
-	free(a->links);
-}
-
 static bool vm_matches(const struct vw_vm *vm, const char *sel)
 {
 	uint64_t pid;
@@ -309,8 +238,9 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	/* --explain renders lines as trace-cmd report does: with its plugins */
 	struct tin_opts to = { .buffer = o->buffer, .plugins = ex_out != NULL,
 			       .all_formats = ex_out != NULL, .want_format = dispatch_wants };
-	struct analyzer a = { 0 };
-	const struct tin_meta *m;
+	struct session_opts so = { .from = o->from, .to = o->to, .ovr = o->ovr, .novr = o->novr,
+				   .ex_out = ex_out, .ex_tids = ex_tids, .ex_ntids = ex_ntids };
+	struct analyzer *a;
 	const char *first;
 	struct tin_rec rec;
 	char err[512];
@@ -324,52 +254,20 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 		vw_err("%s", err);
 		return -1;
 	}
-	m = tin_meta(t);
-	a.info = m;
-	a.tep = tin_tep(t);
-	a.ncpus = m->cpus;
-	for (int i = 0; i < m->buffers[m->selected].ncpus; i++)
-		a.ncpus = MAX(a.ncpus, (int)m->buffers[m->selected].secs[i].cpu + 1);
-	a.cpus = xcalloc(a.ncpus, sizeof(*a.cpus));
-	for (int i = 0; i < a.ncpus; i++) {
-		a.cpus[i].curr = -1;
-		a.cpus[i].hrtimer_pid = -1;
-	}
-	a.from = o->from;
-	a.to = o->to;
-	guests_apply(&a);
-	if (ex_out)
-		a.ex = explain_new(ex_out, a.tep, m->in_usecs,
-				   m->selected ? m->buffers[m->selected].name : NULL,
-				   ex_tids, ex_ntids, o->from, o->to);
-	a.ovr = o->ovr;
-	a.novr = o->novr;
-	dispatch_init(&a);
-	hrtimer_init(&a, t);
+	a = session_new(t, &so);
 	while ((ret = tin_next(t, &rec)) > 0)
-		on_record(&a, &rec);
+		session_feed(a, &rec);
 	if (ret < 0)
 		vw_warn("%s; reading stopped there, the result is partial", tin_error(t));
 	if (tin_corrupt(t, &first))
 		vw_warn("%s: %llu corrupt pages or chunks skipped, counted as lost events "
 			"(first: %s)", o->file, (unsigned long long)tin_corrupt(t, NULL), first);
-	analyzer_finish(&a, res);
+	session_end(a, res);
 	res->file = xstrdup(o->file);
-	res->buffer = xstrdup(m->buffers[m->selected].name);
-	res->start_ns = a.first_ts;
-	res->end_ns = a.last_ts;
-	res->has_window = o->from || o->to != UINT64_MAX;
-	res->window_from = o->from;
-	res->window_to = o->to == UINT64_MAX ? a.last_ts : o->to;
-	res->events = a.events;
-	res->lost_events = a.lost_events;
 	res->corrupt = tin_corrupt(t, NULL);
-	res->cpus = a.ncpus;
-	evidence_of(&a, m, &res->evidence);
 	res_finish(res);
 	apply_filters(res, o);
-	explain_free(a.ex);
-	analyzer_free(&a);
+	session_free(a);
 	tin_close(t);
 	return 0;
 }

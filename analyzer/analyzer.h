@@ -288,7 +288,7 @@ struct analyzer {
 	int nhalted, halted_cap;
 	struct link *links;		/* ipi waits between vCPU threads */
 	int nlinks, links_cap;
-	struct vector_override *ovr;
+	const struct vector_override *ovr;
 	int novr;
 	const struct vw_sink *sinks[4];	/* timeline consumers (sink.h) */
 	int nsinks;
@@ -372,6 +372,20 @@ static inline void seen_on_cpu(struct analyzer *a, struct thread *t, int cpu, ui
 	if (t->cpu != cpu || t->sched != SCH_ON)
 		seen_on_cpu_slow(a, t, cpu, ts);
 }
+
+/* session.c: one analysis, fed in time order */
+struct session_opts {
+	uint64_t from, to;		/* window; to = UINT64_MAX when open */
+	const struct vector_override *ovr;
+	int novr;
+	FILE *ex_out;			/* --explain output, or NULL */
+	const int *ex_tids;
+	int ex_ntids;
+};
+struct analyzer *session_new(struct tin *t, const struct session_opts *o);
+void session_feed(struct analyzer *a, const struct tin_rec *r);
+void session_end(struct analyzer *a, struct vw_result *res);
+void session_free(struct analyzer *a);
 
 /* finish.c */
 void analyzer_finish(struct analyzer *a, struct vw_result *r);
