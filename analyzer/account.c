@@ -162,12 +162,12 @@ static const char *name_of(struct analyzer *a, const struct open_exit *x)
 	return exit_name(a, x->isa, x->code);
 }
 
-static void sink_exit(struct analyzer *a, const struct vw_vcpu *v, const char *name,
-		      uint64_t ts, uint64_t ns, bool open)
+static void sink_exit(struct analyzer *a, const struct vw_vcpu *v, const struct open_exit *x,
+		      const char *name, uint64_t ts, uint64_t ns, bool open)
 {
 	for (int i = 0; i < a->nsinks; i++)
 		if (a->sinks[i]->exit)
-			a->sinks[i]->exit(a->sinks[i]->ctx, v, name, ts, ns, open);
+			a->sinks[i]->exit(a->sinks[i]->ctx, v, x->isa, x->code, name, ts, ns, open);
 }
 
 /* The exit @x of @v closes at @ts (kvm_entry): one duration for its reason. */
@@ -185,7 +185,7 @@ void exit_close(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, uint
 		e = res_exit(v, x->isa, x->code, name_of(a, x));
 	hist_add(&e->hist, ts - x->start);
 	if (a->nsinks)
-		sink_exit(a, v, e->name, ts, ts - x->start, false);
+		sink_exit(a, v, x, e->name, ts, ts - x->start, false);
 }
 
 /* The trace ends, or loses events, while @x is open: counted as open. */
@@ -198,7 +198,8 @@ void exit_abandon(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, ui
 		return;
 	res_exit_open(v, x->isa, x->code, name_of(a, x), ts - x->start);
 	if (a->nsinks)
-		sink_exit(a, v, res_exit_find(v, x->isa, x->code)->name, ts, ts - x->start, true);
+		sink_exit(a, v, x, res_exit_find(v, x->isa, x->code)->name, ts, ts - x->start,
+			  true);
 }
 
 /* A gap: the kvm_entry closing @x is missing. Counted, with no time. */
@@ -211,7 +212,7 @@ void exit_unpaired(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, u
 		return;
 	res_exit_unpaired(v, x->isa, x->code, name_of(a, x));
 	if (a->nsinks)
-		sink_exit(a, v, res_exit_find(v, x->isa, x->code)->name, ts, 0, true);
+		sink_exit(a, v, x, res_exit_find(v, x->isa, x->code)->name, ts, 0, true);
 }
 
 /* A wait of @v ending at @end, of reason @r; its source per the reason. */

@@ -390,7 +390,7 @@ void session_free(struct analyzer *a);
 /* finish.c */
 void analyzer_finish(struct analyzer *a, struct vw_result *r);
 void credits_to_result(struct analyzer *a, struct vw_vcpu *v, const struct credits *c,
-		       struct vw_vm *vm);
+		       const struct vw_vm *vm);
 
 /* wake.c */
 void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec);

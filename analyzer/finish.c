@@ -197,13 +197,13 @@ static const struct thread *thread_any(struct analyzer *a, int tid)
 
 /* @c's credits into @v: the idle task as wakeup latency, the rest as preemptors. */
 void credits_to_result(struct analyzer *a, struct vw_vcpu *v, const struct credits *c,
-		       struct vw_vm *vm)
+		       const struct vw_vm *vm)
 {
 	for (int i = 0; i < c->n; i++) {
 		const struct thread *p = c->v[i].tid > 0 ? thread_any(a, c->v[i].tid) : NULL;
 		enum vw_preempt_kind kind = PK_HOST;
 		const char *comm;
-		struct vw_vm *pvm;
+		const struct vw_vm *pvm;
 
 		if (c->v[i].tid == 0) {
 			v->wakeup_latency_ns += c->v[i].ns;

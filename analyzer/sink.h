@@ -33,9 +33,12 @@ struct vw_sink {
 	 */
 	void (*wait)(void *ctx, const struct vw_vcpu *lane, enum vw_reason r, uint64_t start,
 		     uint64_t end, const struct vw_vcpu *from, int vector);
-	/* an exit of @lane closed at @end after @ns (open: the trace ended or lost events) */
-	void (*exit)(void *ctx, const struct vw_vcpu *lane, const char *reason, uint64_t end,
-		     uint64_t ns, bool open);
+	/*
+	 * An exit of @lane (isa, code, reason name) that closed at @end after
+	 * @ns; open: the trace ended, lost events or had a gap (@ns so far).
+	 */
+	void (*exit)(void *ctx, const struct vw_vcpu *lane, uint32_t isa, uint32_t code,
+		     const char *reason, uint64_t end, uint64_t ns, bool open);
 	/* preemption of @lane by task @tid (0: the idle task, -1: unknown), settled at @ts */
 	void (*credit)(void *ctx, const struct vw_vcpu *lane, int tid, uint64_t ns, uint64_t ts);
 	/* lost events or a gap on @lane at @ts: what follows is unknown */
