@@ -123,4 +123,44 @@ int tin_symbols(const struct tin *t, const char *const *names, uint64_t *addrs, 
 /* Restart reading from the first event (a second pass). */
 int tin_rewind(struct tin *t);
 
+/*
+ * Live reading (vmwait top): the metadata comes from the running kernel and
+ * ring-buffer pages are pushed as they are read from each CPU's buffer. The
+ * merge returns an event only when it is sure no earlier one can still come:
+ * at most up to @limit, a time by which every CPU's buffer was drained.
+ */
+struct tin_live_meta {
+	const char *header_page;	/* events/header_page */
+	size_t header_page_len;
+	struct tin_live_format {
+		const char *system;	/* "ftrace" for ftrace's own formats */
+		const char *text;
+		size_t len;
+	} *formats;
+	int nformats;
+	const char *kallsyms;		/* /proc/kallsyms, or NULL */
+	const char *cmdlines;		/* saved_cmdlines, or NULL */
+	int ncpus;
+	uint32_t page_size;		/* ring-buffer sub-buffer size */
+	int long_size;			/* the kernel's */
+};
+
+struct tin *tin_new_live(const struct tin_live_meta *lm, const struct tin_opts *opts,
+			 char *err, size_t errlen);
+/* Queue one raw page (meta page_size bytes) of @cpu, copied. */
+int tin_push(struct tin *t, int cpu, const void *page);
+/* The next event with timestamp <= @limit: 1, or 0 if none can be told yet. */
+int tin_next_until(struct tin *t, struct tin_rec *r, uint64_t limit);
+/* No more pages will come: tin_next_until() then drains everything. */
+void tin_live_end(struct tin *t);
+
+/*
+ * Replay a file through the live path: its raw pages in order of their first
+ * timestamp, each with the limit a live reader would have (1, 0 at the end).
+ * The page stays valid until the next call. tin_live_meta_of() fills @lm
+ * from the file (formats point into @t; free lm->formats).
+ */
+int tin_replay_page(struct tin *t, int *cpu, const void **page, uint64_t *limit);
+void tin_live_meta_of(const struct tin *t, struct tin_live_meta *lm);
+
 #endif

@@ -144,6 +144,7 @@ void tin_stream_free(struct tin_stream *s)
 		kbuffer_free(s->kb);
 	free(s->buf);
 	free(s->fix);
+	free(s->q.pages);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -335,12 +336,59 @@ static void load_page(struct tin *t, struct tin_stream *s, uint32_t psz)
 	s->loaded = true;
 }
 
+/* Live: queue a copy of @page (the pages being read are never moved). */
+int tin_stream_push(struct tin *t, struct tin_stream *s, const void *page, uint32_t psz)
+{
+	(void)t;
+	if (s->q.n == s->q.cap) {
+		size_t ncap = s->q.cap ? s->q.cap * 2 : 16;
+		uint8_t *n = xmalloc(ncap * psz);
+
+		for (size_t i = 0; i < s->q.n; i++)
+			memcpy(n + i * psz, s->q.pages + ((s->q.head + i) % s->q.cap) * psz, psz);
+		free(s->q.pages);
+		s->q.pages = n;
+		s->q.cap = ncap;
+		s->q.head = 0;
+	}
+	memcpy(s->q.pages + ((s->q.head + s->q.n) % s->q.cap) * psz, page, psz);
+	s->q.n++;
+	t->total_bytes += psz;
+	return 0;
+}
+
+/* Live: the oldest queued page into the stream's buffer: 1, or 0 if none is queued. */
+static int fill_live(struct tin *t, struct tin_stream *s, uint32_t psz)
+{
+	if (!s->q.n)
+		return 0;
+	reserve(s, psz);
+	memcpy(s->buf, s->q.pages + s->q.head * psz, psz);
+	s->q.head = (s->q.head + 1) % s->q.cap;
+	s->q.n--;
+	s->len = psz;
+	s->buf_off = 0;
+	t->done_bytes += psz;
+	return 1;
+}
+
 /* Load the next page: 1, 0 at the end of the CPU's data, -1 on I/O error. */
 static int next_page(struct tin *t, struct tin_stream *s, uint32_t psz)
 {
 	if (s->loaded)
 		s->page += psz;
 	s->loaded = false;
+	if (s->live) {
+		if (s->page < s->len) {
+			load_page(t, s, psz);
+			return 1;
+		}
+		if (fill_live(t, s, psz) <= 0)
+			return 0;
+		s->page = 0;
+		load_page(t, s, psz);
+		return 1;
+	}
 	if (s->page >= s->len) {
 		int r;
 
@@ -352,6 +400,30 @@ static int next_page(struct tin *t, struct tin_stream *s, uint32_t psz)
 		s->page = 0;
 	}
 	load_page(t, s, psz);
+	return 1;
+}
+
+/* Replay: the next raw page of the CPU's data, unparsed: 1, 0 at the end, -1. */
+int tin_stream_raw_page(struct tin *t, struct tin_stream *s, const uint8_t **page)
+{
+	uint32_t psz = t->m.buffers[t->m.selected].page_size;
+
+	if (s->loaded)
+		s->page += psz;
+	s->loaded = true;	/* the page handed out counts as consumed next time */
+	if (s->page >= s->len) {
+		int r;
+
+		s->loaded = false;
+		if (s->done)
+			return 0;
+		r = s->compressed ? fill_chunk(t, s, psz) : fill_plain(t, s, psz);
+		if (r <= 0)
+			return r;
+		s->page = 0;
+		s->loaded = true;
+	}
+	*page = s->buf + s->page;
 	return 1;
 }
 

@@ -43,11 +43,17 @@ struct tin_stream {
 	uint64_t buf_off;	/* file offset of buf (uncompressed), for messages */
 	uint32_t chunks_left;	/* compressed: chunks not read yet */
 	bool compressed;
+	bool live;		/* pages are pushed (tin_push), not read */
 	bool loaded;		/* a page is loaded in kb */
 	bool done;
+	struct {		/* live: pushed pages not read yet (a ring) */
+		uint8_t *pages;
+		size_t head, n, cap;
+	} q;
 	int64_t pending_missed;	/* loss to report on the next event */
 	struct kbuffer *kb;
 	uint8_t *fix;		/* a corrupt page's valid prefix, rewritten */
+	const uint8_t *rp_page;	/* replay: the next raw page, not handed out yet */
 	/* the current event */
 	uint64_t ts;
 	const void *data;
@@ -84,6 +90,10 @@ struct tin {
 	} *heap;		/* streams with an event, a min-heap on (ts, cpu) */
 	int nheap;
 	bool started;
+	bool live;		/* tin_new_live(): pages pushed, merged up to a limit */
+	bool returned;		/* live: the heap's top was returned, advance it next */
+	int *starved;		/* live: streams with no event queued (by index) */
+	int nstarved;
 	uint64_t done_bytes, total_bytes;
 
 	uint64_t corrupt;
@@ -106,6 +116,8 @@ int tin_parse_option(struct tin *t, uint16_t id, const uint8_t *d, uint32_t size
 int tin_build_tep(struct tin *t);
 
 /* tin_cpu.c: per-CPU streams */
+int tin_stream_push(struct tin *t, struct tin_stream *s, const void *page, uint32_t psz);
+int tin_stream_raw_page(struct tin *t, struct tin_stream *s, const uint8_t **page);
 int tin_stream_init(struct tin *t, struct tin_stream *s, const struct tin_cpu_sec *sec,
 		    bool compressed);
 void tin_stream_free(struct tin_stream *s);

@@ -6,6 +6,9 @@
  *   tin-cmp [-B BUFFER] FILE        compare
  *   tin-cmp -d [-B BUFFER] FILE     print tin's sequence (one line per event)
  *   tin-cmp -c [-B BUFFER] FILE     count events (the reader alone, for speed)
+ *   tin-cmp -R [-B BUFFER] FILE     replay the file's pages through the live path
+ *                                   (tin_push/tin_next_until) and compare with
+ *                                   reading the file: "same N events"
  *
  * Known difference, on libtracecmd's side: kbuffer_missed_events() reports a
  * loss only when the page's first entry is an event, so a loss on a page
@@ -142,18 +145,85 @@ static int compare(struct tin *t, struct tracecmd_input *h)
 	return 0;
 }
 
+static bool same_rec(const struct tin_rec *a, const struct tin_rec *b)
+{
+	return a->ts == b->ts && a->cpu == b->cpu && a->size == b->size &&
+	       a->missed == b->missed && !memcmp(a->data, b->data, a->size);
+}
+
+/* The live path fed with the file's pages equals reading the file. */
+static int replay(const char *file, const struct tin_opts *o)
+{
+	struct tin *src, *ref, *live;
+	struct tin_live_meta lm;
+	struct tin_rec a, b;
+	uint64_t n = 0, limit;
+	const void *page;
+	char err[512];
+	int cpu, r, ret = 1;
+
+	src = tin_open(file, o, err, sizeof(err));
+	ref = tin_open(file, o, err, sizeof(err));
+	if (!src || !ref) {
+		printf("tin cannot open: %s\n", err);
+		return 1;
+	}
+	tin_live_meta_of(src, &lm);
+	live = tin_new_live(&lm, o, err, sizeof(err));
+	free(lm.formats);
+	if (!live) {
+		printf("tin cannot go live: %s\n", err);
+		goto out;
+	}
+	for (;;) {
+		r = tin_replay_page(src, &cpu, &page, &limit);
+		if (r < 0)
+			goto out;
+		if (!r) {
+			tin_live_end(live);
+			limit = UINT64_MAX;
+		} else if (tin_push(live, cpu, page)) {
+			printf("push: %s\n", tin_error(live));
+			goto out;
+		}
+		while (tin_next_until(live, &a, limit) > 0) {
+			if (tin_next(ref, &b) <= 0 || !same_rec(&a, &b)) {
+				printf("event %llu differs (live ts %llu cpu %d)\n",
+				       (unsigned long long)n, (unsigned long long)a.ts, a.cpu);
+				goto out;
+			}
+			n++;
+		}
+		if (!r)
+			break;
+	}
+	if (tin_next(ref, &b) > 0) {
+		printf("the live path stopped after %llu events\n", (unsigned long long)n);
+		goto out;
+	}
+	printf("same %llu events\n", (unsigned long long)n);
+	ret = 0;
+out:
+	tin_close(live);
+	tin_close(src);
+	tin_close(ref);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct tin_opts o = { .all_formats = true };
 
 	struct tracecmd_input *h = NULL;
-	bool do_dump = false, do_count = false;
+	bool do_dump = false, do_count = false, do_replay = false;
 	char err[512];
 	struct tin *t;
 	int c, ret;
 
-	while ((c = getopt(argc, argv, "cdB:")) != -1) {
-		if (c == 'd')
+	while ((c = getopt(argc, argv, "cdRB:")) != -1) {
+		if (c == 'R')
+			do_replay = true;
+		else if (c == 'd')
 			do_dump = true;
 		else if (c == 'c')
 			do_count = true;
@@ -166,6 +236,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tin-cmp [-d] [-B BUFFER] trace.dat\n");
 		return 2;
 	}
+	if (do_replay)
+		return replay(argv[optind], &o);
 	t = tin_open(argv[optind], &o, err, sizeof(err));
 	if (!t) {
 		printf("tin cannot open: %s\n", err);
