@@ -410,7 +410,14 @@ void nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t 
 		  bool has_pgd, int inj_vec, uint64_t ts);
 void nested_inject(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t code,
 		   uint64_t ts);
-void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts);
+void l2_follow_slow(struct analyzer *a, struct thread *t, uint64_t ts);
+
+/* The L2 vCPU current on @t (if any) follows @t's state. */
+static inline void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts)
+{
+	if (t->cur_l2)
+		l2_follow_slow(a, t, ts);
+}
 void l2_exit_open(struct thread *t, uint32_t isa, uint32_t code, uint64_t ts);
 void l2_exit_close(struct analyzer *a, struct thread *t, uint64_t ts);
 void l2_drop(struct analyzer *a, struct thread *t, uint64_t ts, bool gap);

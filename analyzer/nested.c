@@ -112,7 +112,7 @@ void l2_hold_refute(struct analyzer *a, struct thread *t)
 	x->since = since;
 }
 
-void l2_follow(struct analyzer *a, struct thread *t, uint64_t ts)
+void l2_follow_slow(struct analyzer *a, struct thread *t, uint64_t ts)
 {
 	struct l2vcpu *x = t->cur_l2;
 	enum vw_state s;

@@ -29,19 +29,6 @@ int vw_reason_parse(const char *s)
 
 /* ---- histogram ---- */
 
-static void hist_index(uint64_t v, unsigned int *chunk, unsigned int *sub)
-{
-	unsigned int e;
-
-	if (v < HIST_SUB) {
-		*chunk = 0;
-		*sub = (unsigned int)v;
-		return;
-	}
-	e = 63 - (unsigned int)__builtin_clzll(v);
-	*chunk = e - HIST_SUB_BITS + 1;
-	*sub = (unsigned int)(v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1);
-}
 
 /* Largest value that falls into bucket (chunk, sub). */
 static uint64_t hist_upper(unsigned int chunk, unsigned int sub)
@@ -57,13 +44,10 @@ static uint64_t hist_upper(unsigned int chunk, unsigned int sub)
 	return lo + width - 1;
 }
 
-void hist_add(struct vw_hist *h, uint64_t v)
+/* hist_add()'s rare path: the bucket's chunk does not exist yet. */
+void hist_add_new(struct vw_hist *h, unsigned int c, unsigned int s, uint64_t v)
 {
-	unsigned int c, s;
-
-	hist_index(v, &c, &s);
-	if (!h->chunk[c])
-		h->chunk[c] = xcalloc(HIST_SUB, sizeof(uint64_t));
+	h->chunk[c] = xcalloc(HIST_SUB, sizeof(uint64_t));
 	h->chunk[c][s]++;
 	h->count++;
 	h->total += v;
@@ -280,11 +264,6 @@ void res_evidence_add(struct vw_evidence *e, bool recorded, const char *name)
 	(*arr)[(*n)++] = xstrdup(name);
 }
 
-void res_add_state(struct vw_vcpu *v, enum vw_state state, uint64_t ns)
-{
-	v->states_ns[state] += ns;
-	hist_add(&v->state_hist[state], ns);
-}
 
 /* ---- canonical order ---- */
 

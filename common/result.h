@@ -56,7 +56,38 @@ struct vw_hist {
 	uint64_t *chunk[HIST_CHUNKS];
 };
 
-void hist_add(struct vw_hist *h, uint64_t v);
+void hist_add_new(struct vw_hist *h, unsigned int c, unsigned int s, uint64_t v);
+
+/* The bucket of @v: chunk (power of two) and sub-bucket. */
+static inline void hist_index(uint64_t v, unsigned int *chunk, unsigned int *sub)
+{
+	unsigned int e;
+
+	if (v < HIST_SUB) {
+		*chunk = 0;
+		*sub = (unsigned int)v;
+		return;
+	}
+	e = 63 - (unsigned int)__builtin_clzll(v);
+	*chunk = e - HIST_SUB_BITS + 1;
+	*sub = (unsigned int)(v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1);
+}
+
+static inline void hist_add(struct vw_hist *h, uint64_t v)
+{
+	unsigned int c, s;
+
+	hist_index(v, &c, &s);
+	if (__builtin_expect(!h->chunk[c], 0)) {
+		hist_add_new(h, c, s, v);
+		return;
+	}
+	h->chunk[c][s]++;
+	h->count++;
+	h->total += v;
+	if (v > h->max)
+		h->max = v;
+}
 void hist_merge(struct vw_hist *dst, const struct vw_hist *src);
 /* Value at percentile @pct (1..100): rank ceil(count*pct/100). */
 uint64_t hist_pct(const struct vw_hist *h, unsigned int pct);
@@ -186,7 +217,11 @@ void res_exit_unpaired(struct vw_vcpu *v, uint32_t isa, uint32_t code, const cha
 /* Evidence lists take copies. */
 void res_evidence_add(struct vw_evidence *e, bool recorded, const char *name);
 /* Add one maximal period of @state lasting @ns. */
-void res_add_state(struct vw_vcpu *v, enum vw_state state, uint64_t ns);
+static inline void res_add_state(struct vw_vcpu *v, enum vw_state state, uint64_t ns)
+{
+	v->states_ns[state] += ns;
+	hist_add(&v->state_hist[state], ns);
+}
 
 /* Sort everything into the canonical order used by every output. */
 void res_finish(struct vw_result *r);

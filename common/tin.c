@@ -176,28 +176,48 @@ static void heap_add(struct tin *t, int idx)
 	sift_up(t, t->nheap++);
 }
 
-int tin_next(struct tin *t, struct tin_rec *r)
+/* Advance the stream at the heap's top (its event was returned): 0, or -1. */
+static int advance_top(struct tin *t)
 {
-	struct tin_stream *s;
+	struct tin_hent *top = &t->heap[0];
+	struct tin_stream *s = &t->st[top->idx];
+	unsigned long long ts;
+	void *d;
 
-	if (!t->started) {
-		if (start(t))
-			return -1;
-	} else if (t->nheap) {
-		/* advance the stream whose event was returned last */
-		s = &t->st[t->heap[0].idx];
-		switch (tin_stream_next(t, s)) {
+	/* the common case: the next event on the same page */
+	d = s->loaded ? kbuffer_next_event(s->kb, &ts) : NULL;
+	if (__builtin_expect(d != NULL, 1)) {
+		s->data = d;
+		s->dsize = (uint32_t)kbuffer_event_size(s->kb);
+		s->ts = t->ts_plain ? ts : tin_ts_calc(t, ts, s->cpu);
+		s->missed = 0;
+		top->ts = s->ts;
+	} else {
+		switch (tin_stream_next_page(t, s)) {
 		case 1:
-			t->heap[0].ts = s->ts;
+			top->ts = s->ts;
 			break;
 		case 0:
-			t->heap[0] = t->heap[--t->nheap];
+			*top = t->heap[--t->nheap];
 			break;
 		default:
 			return -1;
 		}
-		if (t->nheap > 1)
-			sift_down(t, 0);
+	}
+	if (t->nheap > 1)
+		sift_down(t, 0);
+	return 0;
+}
+
+int tin_next(struct tin *t, struct tin_rec *r)
+{
+	struct tin_stream *s;
+
+	if (__builtin_expect(!t->started, 0)) {
+		if (start(t))
+			return -1;
+	} else if (t->nheap && advance_top(t)) {
+		return -1;
 	}
 	if (!t->nheap)
 		return 0;
@@ -524,6 +544,7 @@ struct tin *tin_open(const char *path, const struct tin_opts *opts, char *err, s
 	if (open_fd(t) || tin_read_layout(t) || tin_build_tep(t) || select_buffer(t))
 		goto fail;
 	t->m.in_usecs = t->m.tsc_mult || clock_in_ns(t->m.clock);
+	t->ts_plain = !t->tshift && !t->m.tsc_mult && !t->m.ts_offset;
 	return t;
 fail:
 	snprintf(err, errlen, "%s", t->err[0] ? t->err : "cannot read the trace");

@@ -427,6 +427,28 @@ int tin_stream_raw_page(struct tin *t, struct tin_stream *s, const uint8_t **pag
 	return 1;
 }
 
+/* The first event of the next page with one (the current page has no more). */
+int tin_stream_next_page(struct tin *t, struct tin_stream *s)
+{
+	uint32_t psz = t->m.buffers[t->m.selected].page_size;
+	unsigned long long ts;
+	void *d = NULL;
+
+	while (!d) {
+		int r = next_page(t, s, psz);
+
+		if (r <= 0)
+			return r;
+		d = kbuffer_read_event(s->kb, &ts);
+	}
+	s->data = d;
+	s->dsize = (uint32_t)kbuffer_event_size(s->kb);
+	s->ts = t->tshift || t->m.tsc_mult || t->m.ts_offset ? tin_ts_calc(t, ts, s->cpu) : ts;
+	s->missed = s->pending_missed;
+	s->pending_missed = 0;
+	return 1;
+}
+
 int tin_stream_next(struct tin *t, struct tin_stream *s)
 {
 	uint32_t psz = t->m.buffers[t->m.selected].page_size;

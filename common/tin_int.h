@@ -91,6 +91,7 @@ struct tin {
 	int nheap;
 	bool started;
 	bool live;		/* tin_new_live(): pages pushed, merged up to a limit */
+	bool ts_plain;		/* no timestamp option: raw timestamps are the times */
 	bool returned;		/* live: the heap's top was returned, advance it next */
 	int *starved;		/* live: streams with no event queued (by index) */
 	int nstarved;
@@ -122,6 +123,7 @@ int tin_stream_init(struct tin *t, struct tin_stream *s, const struct tin_cpu_se
 		    bool compressed);
 void tin_stream_free(struct tin_stream *s);
 int tin_stream_next(struct tin *t, struct tin_stream *s);
+int tin_stream_next_page(struct tin *t, struct tin_stream *s);
 uint64_t tin_ts_calc(const struct tin *t, uint64_t ts, int cpu);
 void tin_note_corrupt(struct tin *t, struct tin_stream *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
