@@ -389,6 +389,8 @@ void session_free(struct analyzer *a);
 
 /* finish.c */
 void analyzer_finish(struct analyzer *a, struct vw_result *r);
+void analyzer_layout(struct analyzer *a, struct vw_result *r);
+void analyzer_layout_free(struct vw_result *r);
 void credits_to_result(struct analyzer *a, struct vw_vcpu *v, const struct credits *c,
 		       const struct vw_vm *vm);
 

@@ -260,6 +260,46 @@ static void vm_name(struct vw_vm *vm, struct analyzer *a)
 		vm->name = xstrdup("?");
 }
 
+/*
+ * The VMs and vCPUs as known now, while the analysis goes on (vmwait top):
+ * VMs by tgid (unknown ones together, pid -1, name "?"), each vCPU the live
+ * result struct of its thread, borrowed (interval slices match them as
+ * lanes). Free with analyzer_layout_free(), which leaves the vCPUs alone.
+ */
+void analyzer_layout(struct analyzer *a, struct vw_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	for (struct thread *t = a->all; t; t = t->all_next) {
+		struct vw_vm *vm;
+
+		if (!t->res || !t->seen || t->retired)
+			continue;
+		vm = res_vm(r, t->tgid >= 0 ? t->tgid : t->anchor);
+		if (!vm->name)
+			vm->name = xstrdup(vm->pid > 0 ? preemptor_comm(a, vm->pid) : "?");
+		t->res->vcpu = t->vcpu_id;
+		snprintf(t->res->comm, sizeof(t->res->comm), "%s", t->comm);
+		vm->vcpus = xrealloc(vm->vcpus, (vm->nr_vcpus + 1) * sizeof(*vm->vcpus));
+		vm->vcpus[vm->nr_vcpus++] = t->res;
+	}
+	r->start_ns = a->first_ts;
+	r->end_ns = a->last_ts;
+	r->events = a->events;
+	r->lost_events = a->lost_events;
+	r->cpus = a->ncpus;
+}
+
+void analyzer_layout_free(struct vw_result *r)
+{
+	for (int i = 0; i < r->nr_vms; i++) {
+		free(r->vms[i]->vcpus);
+		free(r->vms[i]->name);
+		free(r->vms[i]);
+	}
+	free(r->vms);
+	memset(r, 0, sizeof(*r));
+}
+
 /* Close every open period at the end and move the vCPUs into @r. */
 void analyzer_finish(struct analyzer *a, struct vw_result *r)
 {

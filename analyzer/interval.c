@@ -147,7 +147,8 @@ uint64_t interval_start(const struct interval *iv, size_t k)
 
 /*
  * Interval @k as a result shaped like @final (same VMs, vCPUs, names; only
- * the vCPUs with a slice there). Call before the analyzer is freed.
+ * the vCPUs with a slice there), which consumes the interval. Call before
+ * the analyzer is freed.
  */
 void interval_result(struct interval *iv, size_t k, const struct vw_result *final,
 		     struct vw_result *out)
@@ -188,6 +189,15 @@ void interval_result(struct interval *iv, size_t k, const struct vw_result *fina
 		}
 	}
 	res_finish(out);
+	if (!s)
+		return;
+	/* the interval is consumed: what was not moved into @out is dropped */
+	for (int l = 0; l < s->n; l++) {
+		res_vcpu_free(s->l[l].v);
+		credits_free(&s->l[l].cr);
+	}
+	free(s->l);
+	memset(s, 0, sizeof(*s));
 }
 
 void interval_free(struct interval *iv)

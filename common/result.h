@@ -229,6 +229,8 @@ void res_finish(struct vw_result *r);
 struct vw_vcpu *res_vm_totals(const struct vw_vm *vm);
 
 void res_write_json(const struct vw_result *r, FILE *f);
+/* One VM object of the "vms" list (per-interval outputs reuse it). */
+void res_write_json_vm(const struct vw_vm *vm, FILE *f);
 void res_free(struct vw_result *r);
 void res_vm_free(struct vw_vm *vm);
 void res_vcpu_free(struct vw_vcpu *v);

@@ -154,7 +154,7 @@ static void json_vcpu(FILE *f, const struct vw_vcpu *v)
 	fputc('}', f);
 }
 
-static void json_vm(FILE *f, const struct vw_vm *vm)
+void res_write_json_vm(const struct vw_vm *vm, FILE *f)
 {
 	struct vw_vcpu *tot = res_vm_totals(vm);
 
@@ -210,7 +210,7 @@ void res_write_json(const struct vw_result *r, FILE *f)
 	fprintf(f, "]}},\n \"vms\":[");
 	for (int i = 0; i < r->nr_vms; i++) {
 		fputs(i ? ",\n  " : "\n  ", f);
-		json_vm(f, r->vms[i]);
+		res_write_json_vm(r->vms[i], f);
 	}
 	fprintf(f, "]}\n");
 }
