@@ -87,7 +87,7 @@ check_eq "--buffer NAME" "" "$("$VMWAIT" analyze --json --buffer "$kname" "$T/tc
 check_eq "--buffer of the sched-only buffer: vCPUs by name, no waits" "2 0" \
 	"$(json "$T/noise.json" "'%d %d' % (len(j['vms'][0]['vcpus']), sum(w['count'] for w in j['vms'][0]['totals']['waits'].values()))")"
 check_rc "--buffer that does not exist" 1 "$VMWAIT" analyze --buffer nosuch "$T/tc.dat"
-check_eq "its message" "vmwait: no buffer named 'nosuch' in this trace" "$(cat "$T/err")"
+check_eq "its message" "vmwait: analyze: no buffer named 'nosuch' in this trace" "$(cat "$T/err")"
 
 # 4. trace-cmd's GUEST option names the VM and maps vCPUs to host threads.
 t0=$(json "$T/truth.json" "[v['tid'] for v in j['vcpus'] if v['vcpu'] == 0][0]")
