@@ -172,7 +172,8 @@ bad "not a trace" "$T/junk.dat"
 check_rc "missing file" 1 "$VMWAIT" analyze "$T/does-not-exist.dat"
 check_rc "empty file" 1 "$VMWAIT" analyze /dev/null
 check_rc "a directory" 1 "$VMWAIT" analyze "$T"
-check_rc "no file" 2 "$VMWAIT" analyze
+mkdir -p "$T/nofile"
+check_rc "no file, and no ./trace.dat" 1 sh -c 'cd "$1" && exec "$2" analyze' sh "$T/nofile" "$VMWAIT"
 check_rc "unknown option" 2 "$VMWAIT" analyze --frobnicate "$b.dat"
 
 # 10. The trace shipped for the demo (recorded with vmwait record on tests/vmm):
