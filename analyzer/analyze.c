@@ -14,6 +14,13 @@
 #include "tdat.h"
 #include "util.h"
 
+static int check_input_as(const char *path, const char *name);
+
+static int check_input(const char *path)
+{
+	return check_input_as(path, path);
+}
+
 /* A clear one-line reason why @path (@name to the user) is not a trace.dat we can read. */
 static int check_input_as(const char *path, const char *name)
 {
@@ -54,11 +61,6 @@ static int check_input_as(const char *path, const char *name)
 		return -1;
 	}
 	return 0;
-}
-
-static int check_input(const char *path)
-{
-	return check_input_as(path, path);
 }
 
 static int on_record(struct tracecmd_input *h, struct tep_record *r, int cpu, void *data)
