@@ -72,6 +72,9 @@ bench: vmwait $(TEST_BINS)
 demo: vmwait $(TEST_BINS)
 	@scripts/demo
 
+# Every file goes under $(DESTDIR)$(PREFIX): BINDIR, MANDIR, and PLUGIN_DIR
+# (the trace-cmd plugin; see analyzer/plugin/plugin.mk for where trace-cmd
+# looks for it). Nothing is written outside DESTDIR and these directories.
 install: vmwait
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 vmwait $(DESTDIR)$(BINDIR)/vmwait

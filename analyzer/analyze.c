@@ -1,167 +1,20 @@
 /* vmwait analyze: options, opening the trace, the single pass, the output. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "cli.h"
+#include "interval.h"
 #include "report.h"
 #include "cmds.h"
 #include "util.h"
 
-enum { OUT_TEXT, OUT_JSON, OUT_CSV };
-
-struct analyze_opts {
-	const char *file;
-	const char *out;
-	const char *vm;
-	const char *buffer;
-	int vcpu;
-	int format;
-	bool explain;
-	uint64_t from, to;
-	struct vector_override *ovr;
-	int novr;
-	struct report_opts report;
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: vmwait analyze [options] trace.dat\n\n"
-		"Explain, for every VM and vCPU in a host trace, where the time went and why\n"
-		"each vCPU waited.\n\n"
-		"  --json              JSON output (schema vmwait-analysis/1, see README)\n"
-		"  --csv               CSV output, one row per vCPU\n"
-		"  -o, --output FILE   write the report to FILE\n"
-		"      --vm PID|NAME   only this VM\n"
-		"      --vcpu N        only vCPU N\n"
-		"      --from T        start of the window, in trace seconds\n"
-		"      --to T          end of the window, in trace seconds\n"
-		"      --vector VEC=REASON\n"
-		"                      treat guest vector VEC (e.g. 0x23) as REASON:\n"
-		"                      timer, ipi, disk, net, device or unknown (repeatable)\n"
-		"      --buffer NAME   analyze this buffer (trace-cmd -B instance)\n"
-		"      --explain       print the events of the chosen vCPUs as trace-cmd report\n"
-		"                      does, each followed by what the analysis decided\n"
-		"  -h, --help          this help\n");
-}
-
-static int parse_vector(struct analyze_opts *o, const char *arg)
-{
-	const char *eq = strchr(arg, '=');
-	char num[32];
-	uint64_t vec;
-	int reason;
-
-	if (!eq || (size_t)(eq - arg) >= sizeof(num))
-		return -1;
-	snprintf(num, sizeof(num), "%.*s", (int)(eq - arg), arg);
-	reason = vw_reason_parse(eq + 1);
-	if (parse_u64(num, &vec) || vec > 255 || reason < 0)
-		return -1;
-	o->ovr = xrealloc(o->ovr, (o->novr + 1) * sizeof(*o->ovr));
-	o->ovr[o->novr].vec = (int)vec;
-	o->ovr[o->novr].reason = reason;
-	o->novr++;
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, struct analyze_opts *o)
-{
-	enum { O_JSON = 256, O_CSV, O_VM, O_VCPU, O_FROM, O_TO, O_VECTOR, O_BUFFER, O_EXPLAIN };
-	static const struct option lopts[] = {
-		{ "json", no_argument, NULL, O_JSON },
-		{ "csv", no_argument, NULL, O_CSV },
-		{ "output", required_argument, NULL, 'o' },
-		{ "vm", required_argument, NULL, O_VM },
-		{ "vcpu", required_argument, NULL, O_VCPU },
-		{ "from", required_argument, NULL, O_FROM },
-		{ "to", required_argument, NULL, O_TO },
-		{ "vector", required_argument, NULL, O_VECTOR },
-		{ "buffer", required_argument, NULL, O_BUFFER },
-		{ "explain", no_argument, NULL, O_EXPLAIN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int c;
-
-	o->vcpu = -1;
-	o->to = UINT64_MAX;
-	o->report.top = 5;
-	o->report.top_exits = 10;
-	o->report.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "ho:", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case O_JSON:
-			o->format = OUT_JSON;
-			break;
-		case O_CSV:
-			o->format = OUT_CSV;
-			break;
-		case 'o':
-			o->out = optarg;
-			break;
-		case O_VM:
-			o->vm = optarg;
-			break;
-		case O_VCPU:
-			if (parse_u64(optarg, &v) || v > INT32_MAX)
-				goto bad;
-			o->vcpu = (int)v;
-			break;
-		case O_FROM:
-			if (parse_seconds_ns(optarg, &o->from))
-				goto bad;
-			break;
-		case O_TO:
-			if (parse_seconds_ns(optarg, &o->to))
-				goto bad;
-			break;
-		case O_VECTOR:
-			if (parse_vector(o, optarg))
-				goto bad;
-			break;
-		case O_BUFFER:
-			o->buffer = optarg;
-			break;
-		case O_EXPLAIN:
-			o->explain = true;
-			break;
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind != argc - 1) {
-		vw_err("analyze: expected one trace file");
-		usage(stderr);
-		return -1;
-	}
-	if (o->from >= o->to) {
-		vw_err("analyze: --from must be before --to");
-		return -1;
-	}
-	o->file = argv[optind];
-	return 0;
-bad:
-	for (const struct option *l = lopts; l->name; l++)
-		if (l->val == c)
-			vw_err("analyze: invalid value '%s' for --%s (see 'vmwait analyze --help')",
-			       optarg, l->name);
-	return -1;
-}
-
-/* A clear one-line reason why @path is not something we can read. */
-static int check_input(const char *path)
+/* A clear one-line reason why @path (@name to the user) is not a trace.dat we can read. */
+static int check_input_as(const char *path, const char *name)
 {
 	static const char magic[] = { 0x17, 0x08, 0x44, 't', 'r', 'a', 'c', 'i', 'n', 'g' };
 	char buf[sizeof(magic)];
@@ -169,63 +22,54 @@ static int check_input(const char *path)
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		vw_err("cannot open %s: %s", path, strerror(errno));
+	/* stat first: opening a FIFO would wait for a writer */
+	if (stat(path, &st)) {
+		vw_err("cannot open %s: %s", name, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		vw_err("%s is a directory, not a trace.dat file", path);
-		close(fd);
+	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+		vw_err("cannot seek a %s: %s must be a regular trace.dat file (save it to a file "
+		       "first)", S_ISFIFO(st.st_mode) ? "pipe" : "socket", name);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode)) {
+		vw_err("%s is a %s, not a trace.dat file", name,
+		       S_ISDIR(st.st_mode) ? "directory" : "character device");
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		vw_err("cannot open %s: %s", name, strerror(errno));
 		return -1;
 	}
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n == 0) {
-		vw_err("%s is empty", path);
+		vw_err("%s is empty", name);
 		return -1;
 	}
 	if (n != (ssize_t)sizeof(buf) || memcmp(buf, magic, sizeof(magic))) {
-		vw_err("%s is not a trace.dat file (bad magic)", path);
+		vw_err("%s is not a trace.dat file (bad magic)", name);
 		return -1;
 	}
 	return 0;
 }
 
-static bool vm_matches(const struct vw_vm *vm, const char *sel)
-{
-	uint64_t pid;
-
-	if (!sel)
-		return true;
-	if (!parse_u64(sel, &pid))
-		return vm->pid == (int)pid;
-	return vm->name && !strcmp(vm->name, sel);
-}
-
-/* Drop what --vm / --vcpu leave out. */
+/* Keep what --vm / --vcpu select (a selection that matches nothing: see result_check). */
 static void apply_filters(struct vw_result *r, const struct analyze_opts *o)
 {
-	int nv = 0;
+	sel_filter(r, o);
+}
 
-	for (int i = 0; i < r->nr_vms; i++) {
-		struct vw_vm *vm = r->vms[i];
-		int nc = 0;
+/* --interval: every slice, as a result shaped like @res, into @res. */
+static void intervals_into(struct interval *iv, struct vw_result *res, uint64_t len)
+{
+	size_t n = interval_count(iv);
 
-		if (!vm_matches(vm, o->vm)) {
-			res_vm_free(vm);
-			continue;
-		}
-		for (int j = 0; j < vm->nr_vcpus; j++) {
-			if (o->vcpu >= 0 && vm->vcpus[j]->vcpu != o->vcpu)
-				res_vcpu_free(vm->vcpus[j]);
-			else
-				vm->vcpus[nc++] = vm->vcpus[j];
-		}
-		vm->nr_vcpus = nc;
-		r->vms[nv++] = vm;
-	}
-	r->nr_vms = nv;
+	res->interval_ns = len;
+	res->intervals = xcalloc(n ? n : 1, sizeof(*res->intervals));
+	for (size_t k = 0; k < n; k++)
+		interval_result(iv, k, res, &res->intervals[res->nr_intervals++]);
 }
 
 /*
@@ -240,6 +84,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 			       .all_formats = ex_out != NULL, .want_format = dispatch_wants };
 	struct session_opts so = { .from = o->from, .to = o->to, .ovr = o->ovr, .novr = o->novr,
 				   .ex_out = ex_out, .ex_tids = ex_tids, .ex_ntids = ex_ntids };
+	struct interval *iv = NULL;
 	struct analyzer *a;
 	const char *first;
 	struct tin_rec rec;
@@ -247,26 +92,31 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	struct tin *t;
 	int ret;
 
-	if (check_input(o->file))
-		return -1;
 	t = tin_open(o->file, &to, err, sizeof(err));
 	if (!t) {
 		vw_err("%s", err);
 		return -1;
 	}
 	a = session_new(t, &so);
+	if (o->interval) {
+		iv = interval_new(a, o->interval);
+		a->sinks[a->nsinks++] = interval_sink(iv);
+	}
 	while ((ret = tin_next(t, &rec)) > 0)
 		session_feed(a, &rec);
 	if (ret < 0)
 		vw_warn("%s; reading stopped there, the result is partial", tin_error(t));
 	if (tin_corrupt(t, &first))
 		vw_warn("%s: %llu corrupt pages or chunks skipped, counted as lost events "
-			"(first: %s)", o->file, (unsigned long long)tin_corrupt(t, NULL), first);
+			"(first: %s)", o->name, (unsigned long long)tin_corrupt(t, NULL), first);
 	session_end(a, res);
-	res->file = xstrdup(o->file);
+	res->file = xstrdup(o->name);
 	res->corrupt = tin_corrupt(t, NULL);
 	res_finish(res);
+	if (iv)
+		intervals_into(iv, res, o->interval);
 	apply_filters(res, o);
+	interval_free(iv);
 	session_free(a);
 	tin_close(t);
 	return 0;
@@ -285,7 +135,7 @@ static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE
 		}
 	}
 	if (!n) {
-		vw_err("--explain: no vCPU matches the selection");
+		vw_err("--explain: no vCPU in this trace (no kvm events?)");
 		free(tids);
 		return EXIT_RUNTIME;
 	}
@@ -295,43 +145,179 @@ static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE
 	return ret;
 }
 
+/* The input as named: "-" (standard input), the ./trace.dat default, a file. */
+static int input_check(const struct analyze_opts *o)
+{
+	struct stat st;
+
+	if (strcmp(o->name, "-")) {
+		if (!o->file_given && stat(o->file, &st) && errno == ENOENT) {
+			vw_err("cannot open trace.dat: %s (no file given: ./trace.dat is the default)",
+			       strerror(ENOENT));
+			return -1;
+		}
+		return check_input_as(o->file, o->name);
+	}
+	if (fstat(STDIN_FILENO, &st)) {
+		vw_err("standard input is closed: give a trace.dat file");
+		return -1;
+	}
+	if (isatty(STDIN_FILENO)) {
+		vw_err("standard input is a terminal: redirect a trace.dat file to it "
+		       "(vmwait analyze - < trace.dat)");
+		return -1;
+	}
+	return check_input_as(o->file, "standard input");
+}
+
+/*
+ * For a relative --from/--to: the first and last timestamps of the buffer
+ * run() analyzes, from each CPU's first and last pages, without a pass.
+ * 0, or -1 with the reader's message.
+ */
+static int trace_bounds(const struct analyze_opts *o, uint64_t *start, uint64_t *end)
+{
+	struct tin_opts to = { .buffer = o->buffer, .want_format = dispatch_wants };
+	char err[512];
+	struct tin *t = tin_open(o->file, &to, err, sizeof(err));
+	int ret;
+
+	if (!t) {
+		vw_err("%s", err);
+		return -1;
+	}
+	ret = tin_bounds(t, start, end);
+	if (ret)
+		vw_err("%s", tin_error(t));
+	tin_close(t);
+	return ret;
+}
+
+/* "--from +1s --to -1s": the window as given, for messages. */
+static const char *window_desc(const struct analyze_opts *o, struct sbuf *sb)
+{
+	if (o->from_str)
+		sbuf_addf(sb, "--from %s", o->from_str);
+	if (o->to_str)
+		sbuf_addf(sb, "%s--to %s", o->from_str ? " " : "", o->to_str);
+	return sb->buf;
+}
+
+#define SECS(ns)	(unsigned long long)((ns) / NSEC_PER_SEC), \
+			(unsigned long long)((ns) % NSEC_PER_SEC)
+
+/*
+ * Resolve the window against a trace running from @start to @end (start >
+ * end: no events) into o->from, o->to: 0 or an exit code.
+ */
+static int window_check(struct analyze_opts *o, uint64_t start, uint64_t end)
+{
+	struct sbuf sb = { 0 };
+	char dur[32];
+	int rc;
+
+	if (start > end) {
+		vw_err("the window (%s) holds nothing: the trace has no events",
+		       window_desc(o, &sb));
+		sbuf_free(&sb);
+		return EXIT_RUNTIME;
+	}
+	rc = window_resolve(&o->from_arg, &o->to_arg, start, end, &o->from, &o->to);
+	if (rc == WIN_EMPTY)
+		vw_err("the window is empty: --from %s (%llu.%09llu) is not before --to %s "
+		       "(%llu.%09llu)", o->from_str, SECS(o->from), o->to_str, SECS(o->to));
+	else if (rc == WIN_OUTSIDE)
+		vw_err("the window (%s) holds nothing of the trace, which runs from "
+		       "%llu.%09llu to %llu.%09llu (%s)", window_desc(o, &sb), SECS(start),
+		       SECS(end), fmt_duration(dur, sizeof(dur), end - start));
+	sbuf_free(&sb);
+	return rc == WIN_EMPTY ? EXIT_USAGE : rc ? EXIT_RUNTIME : 0;
+}
+
+/*
+ * Before the pass: a relative --from/--to is resolved against the trace's
+ * first and last events (a whole pass finds them when trace_bounds cannot).
+ */
+static int window_setup(struct analyze_opts *o)
+{
+	struct analyze_opts whole = *o;
+	struct vw_result r = { 0 };
+	uint64_t start, end;
+
+	(void)whole;
+	(void)r;
+	if (o->from_arg.anchor <= WIN_ABS && o->to_arg.anchor <= WIN_ABS)
+		return window_check(o, 0, UINT64_MAX);
+	if (trace_bounds(o, &start, &end))
+		return EXIT_RUNTIME;
+	return window_check(o, start, end);
+}
+
+/* After the pass: the window and the selection must hold something. */
+static int result_check(struct vw_result *res, const struct analyze_opts *o)
+{
+	struct analyze_opts w = *o;
+	int ret;
+
+	if (o->from_str || o->to_str) {
+		ret = window_check(&w, res->events ? res->start_ns : 1, res->events ? res->end_ns : 0);
+		if (ret)
+			return ret;
+	}
+	if (sel_filter(res, o)) {
+		sel_explain(res, o);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 int cmd_analyze(int argc, char **argv)
 {
 	struct analyze_opts o = { 0 };
 	struct vw_result res = { 0 };
-	FILE *out = stdout;
-	int ret = EXIT_RUNTIME;
+	struct out_file of = { .fd = -1 };
+	FILE *out;
+	int ret, wret;
 
-	if (parse_args(argc, argv, &o)) {
-		free(o.ovr);
-		return EXIT_USAGE;
-	}
+	vw_set_cmd("analyze");
+	ret = analyze_parse_args(argc, argv, &o);
+	if (ret)
+		goto out_opts;
+	ret = EXIT_RUNTIME;
+	if (input_check(&o))
+		goto out_opts;
+	ret = out_prepare(&o, &of);
+	if (ret)
+		goto out;
+	ret = window_setup(&o);
+	if (ret)
+		goto out;
+	ret = EXIT_RUNTIME;
 	if (run(&o, &res, NULL, 0, NULL))
 		goto out;
-	if (o.out && !(out = fopen(o.out, "w"))) {
-		vw_err("cannot write %s: %s", o.out, strerror(errno));
-		out = stdout;
+	ret = result_check(&res, &o);
+	if (ret)
 		goto out;
-	}
+	ret = EXIT_RUNTIME;
+	out = out_begin(&of);
+	if (!out)
+		goto out;
 	if (o.explain) {
 		ret = explain_run(&o, &res, out);
-		goto out;
+	} else {
+		if (o.format == OUT_JSON)
+			res_write_json(&res, out);
+		else if (o.format == OUT_CSV)
+			report_csv(&res, out);
+		else
+			report_text(&res, &o.report, out);
+		ret = 0;
 	}
-	if (o.format == OUT_JSON)
-		res_write_json(&res, out);
-	else if (o.format == OUT_CSV)
-		report_csv(&res, out);
-	else
-		report_text(&res, &o.report, out);
-	if (fflush(out) || ferror(out)) {
-		vw_err("writing the report failed: %s", strerror(errno));
-		goto out;
-	}
-	ret = 0;
 out:
-	if (out != stdout)
-		fclose(out);
+	wret = out_end(&of, ret == 0);
+	ret = ret ? ret : wret;
 	res_free(&res);
-	free(o.ovr);
-	return ret;
+out_opts:
+	analyze_opts_free(&o);
+	return ret < 0 ? 0 : ret;
 }

@@ -28,7 +28,8 @@ struct interval {
 	uint64_t len, origin;
 	bool started;
 	struct iv_slot *slot;	/* per interval since origin */
-	size_t nslot;
+	size_t nslot;		/* allocated */
+	size_t nused;		/* intervals up to the last one with a slice */
 };
 
 static uint64_t origin_of(struct interval *iv)
@@ -60,6 +61,7 @@ static struct iv_lane *slice(struct interval *iv, size_t k, const struct vw_vcpu
 		iv->nslot = n;
 	}
 	s = &iv->slot[k];
+	iv->nused = MAX(iv->nused, k + 1);
 	for (int i = 0; i < s->n; i++)
 		if (s->l[i].lane == lane)
 			return &s->l[i];
@@ -137,7 +139,7 @@ const struct vw_sink *interval_sink(struct interval *iv)
 
 size_t interval_count(const struct interval *iv)
 {
-	return iv->nslot;
+	return iv->nused;
 }
 
 uint64_t interval_start(const struct interval *iv, size_t k)

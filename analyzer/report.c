@@ -390,6 +390,44 @@ static void vm_title(const struct out *o, const struct vw_vm *vm)
 	title(o, "\n%s%s%s\n", t);
 }
 
+/* --interval: one row per vCPU and slice, the state shares and waits by reason. */
+static void interval_tables(const struct out *o, const struct vw_result *r)
+{
+	static const char *const head[VS_NR] = {
+		"guest", "L2", "hyperv", "vmm", "preempt", "idle", "unknown", "running",
+	};
+	char b[32], t[64];
+
+	snprintf(t, sizeof(t), "Per interval of %s", dur(b, sizeof(b), r->interval_ns));
+	title(o, "\n%s%s%s (time from the trace's start; waits ending in each)\n", t);
+	fprintf(o->f, "  %-10s %-22s", "from", "vCPU (thread)");
+	for (int s = 0; s < VS_NR; s++)
+		fprintf(o->f, " %7s", head[s]);
+	fprintf(o->f, "   waits timer/ipi/disk/net/device/unknown\n");
+	for (int k = 0; k < r->nr_intervals; k++) {
+		const struct vw_result *iv = &r->intervals[k];
+
+		for (int i = 0; i < iv->nr_vms; i++) {
+			for (int j = 0; j < iv->vms[i]->nr_vcpus; j++) {
+				const struct vw_vcpu *v = iv->vms[i]->vcpus[j];
+				uint64_t span = report_span(v);
+				char label[64];
+
+				snprintf(label, sizeof(label), "%d (%s-%d)", v->vcpu, v->comm, v->tid);
+				fprintf(o->f, "  +%-9.6f %-22.22s",
+					(double)(iv->start_ns - r->start_ns) / 1e9, label);
+				for (int s = 0; s < VS_NR; s++)
+					pct(o->f, v->states_ns[s], span);
+				fprintf(o->f, "   ");
+				for (int w = 0; w < WR_NR; w++)
+					fprintf(o->f, "%s%llu", w ? "/" : "",
+						(unsigned long long)v->waits[w].count);
+				fputc('\n', o->f);
+			}
+		}
+	}
+}
+
 void report_text(const struct vw_result *r, const struct report_opts *opts, FILE *f)
 {
 	struct out o = { .f = f, .o = opts };
@@ -409,4 +447,6 @@ void report_text(const struct vw_result *r, const struct report_opts *opts, FILE
 		nested_tables(&o, vm);
 		res_vcpu_free(tot);
 	}
+	if (r->interval_ns)
+		interval_tables(&o, r);
 }

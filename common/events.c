@@ -188,16 +188,18 @@ int cmd_events(int argc, char **argv)
 	const char *dir;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "+lth", longopts, NULL)) != -1) {
+	vw_set_cmd("events");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:lth", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': light = true; break;
 		case 't': trace_cmd = true; break;
 		case 'h': events_usage(stdout); return 0;
-		default: events_usage(stderr); return EXIT_USAGE;
+		default: return vw_opt_error("events", c, argv, longopts);
 		}
 	}
 	if (optind != argc) {
-		events_usage(stderr);
+		vw_err("unexpected argument '%s' (see 'vmwait events --help')", argv[optind]);
 		return EXIT_USAGE;
 	}
 	dir = tracefs_tracing_dir();	/* mounts tracefs if needed and allowed */

@@ -466,6 +466,9 @@ void res_free(struct vw_result *r)
 	free(r->vms);
 	free(r->file);
 	free(r->buffer);
+	for (int i = 0; i < r->nr_intervals; i++)
+		res_free(&r->intervals[i]);
+	free(r->intervals);
 	for (int i = 0; i < r->evidence.nr_recorded; i++)
 		free(r->evidence.recorded[i]);
 	for (int i = 0; i < r->evidence.nr_missing; i++)

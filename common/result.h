@@ -193,6 +193,9 @@ struct vw_result {
 	uint64_t corrupt;	/* corrupt pages or chunks skipped */
 	int cpus;
 	struct vw_evidence evidence;
+	uint64_t interval_ns;		/* --interval: the slices below, else 0 */
+	struct vw_result *intervals;	/* each with start_ns/end_ns and its vms */
+	int nr_intervals;
 	struct vw_vm **vms;
 	int nr_vms;
 };

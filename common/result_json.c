@@ -212,5 +212,23 @@ void res_write_json(const struct vw_result *r, FILE *f)
 		fputs(i ? ",\n  " : "\n  ", f);
 		res_write_json_vm(r->vms[i], f);
 	}
-	fprintf(f, "]}\n");
+	fprintf(f, "]");
+	if (r->interval_ns) {
+		fprintf(f, ",\n \"interval_ns\":%llu,\"intervals\":[",
+			(unsigned long long)r->interval_ns);
+		for (int k = 0; k < r->nr_intervals; k++) {
+			const struct vw_result *iv = &r->intervals[k];
+
+			fprintf(f, "%s{\"start_ns\":%llu,\"end_ns\":%llu,\"vms\":[",
+				k ? ",\n  " : "\n  ", (unsigned long long)iv->start_ns,
+				(unsigned long long)iv->end_ns);
+			for (int i = 0; i < iv->nr_vms; i++) {
+				fputs(i ? ",\n   " : "\n   ", f);
+				res_write_json_vm(iv->vms[i], f);
+			}
+			fprintf(f, "]}");
+		}
+		fprintf(f, "]");
+	}
+	fprintf(f, "}\n");
 }

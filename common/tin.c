@@ -431,6 +431,35 @@ fail:
 	return NULL;
 }
 
+int tin_bounds(struct tin *t, uint64_t *start, uint64_t *end)
+{
+	int sel = t->m.selected;
+
+	*start = UINT64_MAX;
+	*end = 0;
+	if (streams_init(t, sel))
+		return -1;
+	for (int i = 0; i < t->nst; i++) {
+		struct tin_stream *s = &t->st[i];
+
+		if (tin_stream_next(t, s) > 0) {
+			*start = MIN(*start, s->ts);
+			*end = MAX(*end, s->ts);
+		}
+	}
+	if (streams_init(t, sel))
+		return -1;
+	for (int i = 0; i < t->nst; i++) {
+		uint64_t last = tin_stream_last_ts(t, &t->st[i]);
+
+		*end = MAX(*end, last);
+	}
+	t->err[0] = '\0';
+	t->corrupt = 0;
+	t->corrupt_first[0] = '\0';
+	return streams_init(t, sel);
+}
+
 int tin_rewind(struct tin *t)
 {
 	t->corrupt = 0;

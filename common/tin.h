@@ -120,6 +120,12 @@ uint64_t tin_corrupt(const struct tin *t, const char **first);
  */
 int tin_symbols(const struct tin *t, const char *const *names, uint64_t *addrs, int max);
 
+/*
+ * The first and last timestamps of the selected buffer (start > end: no
+ * events), from each CPU's first and last pages; reading restarts after.
+ */
+int tin_bounds(struct tin *t, uint64_t *start, uint64_t *end);
+
 /* Restart reading from the first event (a second pass). */
 int tin_rewind(struct tin *t);
 

@@ -403,6 +403,82 @@ static int next_page(struct tin *t, struct tin_stream *s, uint32_t psz)
 	return 1;
 }
 
+/* The timestamp of the last event in the @len bytes of pages at @buf, or 0. */
+static uint64_t last_ts_in(struct tin *t, struct tin_stream *s, size_t len, uint32_t psz)
+{
+	for (size_t p = len / psz; p-- > 0;) {
+		unsigned long long ts, last = 0;
+		bool any = false;
+
+		s->page = p * psz;
+		load_page(t, s, psz);
+		for (void *d = kbuffer_read_event(s->kb, &ts); d; d = kbuffer_next_event(s->kb, &ts)) {
+			last = ts;
+			any = true;
+		}
+		s->loaded = false;
+		if (any)
+			return tin_ts_calc(t, last, s->cpu);
+	}
+	return 0;
+}
+
+/*
+ * The last event's timestamp of a CPU's data (0 when there is none), without
+ * reading it all: its last pages, or its last chunk. @s is left unusable.
+ */
+uint64_t tin_stream_last_ts(struct tin *t, struct tin_stream *s)
+{
+	uint32_t psz = t->m.buffers[t->m.selected].page_size;
+	uint64_t ts = 0, at = 0;
+
+	if (s->live || !s->size)
+		return 0;
+	if (!s->compressed) {
+		/* back from the end, a batch of whole pages at a time */
+		for (uint64_t end = s->size - s->size % psz; end && !ts;) {
+			size_t n = (size_t)MIN(end, (uint64_t)BATCH_PAGES * psz);
+
+			reserve(s, n);
+			s->buf_off = s->off + end - n;
+			if (tin_pread(t, s->buf, n, s->buf_off, "CPU data"))
+				return 0;
+			ts = last_ts_in(t, s, n, psz);
+			end -= n;
+		}
+		return ts;
+	}
+	/* the chunk headers lead to the last chunks: the last one with events counts */
+	{
+		uint64_t ring[8], pos = s->pos;
+		uint32_t left = s->chunks_left;
+		int n = 0;
+
+		while (left && s->size - pos >= 8) {
+			uint8_t h[8];
+			uint32_t csize;
+
+			if (tin_pread(t, h, 8, s->off + pos, "chunk header"))
+				return 0;
+			csize = tin_u32(t, h);
+			if (csize > s->size - pos - 8)
+				break;
+			ring[n++ % 8] = pos;
+			pos += 8 + (uint64_t)csize;
+			left--;
+		}
+		for (int k = 0; k < MIN(n, 8) && !ts; k++) {
+			s->pos = ring[(n - 1 - k) % 8];
+			s->chunks_left = 1;
+			s->done = false;
+			if (fill_chunk(t, s, psz) > 0)
+				ts = last_ts_in(t, s, s->len, psz);
+		}
+		(void)at;
+	}
+	return ts;
+}
+
 /* Replay: the next raw page of the CPU's data, unparsed: 1, 0 at the end, -1. */
 int tin_stream_raw_page(struct tin *t, struct tin_stream *s, const uint8_t **page)
 {

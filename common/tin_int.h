@@ -119,6 +119,7 @@ int tin_build_tep(struct tin *t);
 /* tin_cpu.c: per-CPU streams */
 int tin_stream_push(struct tin *t, struct tin_stream *s, const void *page, uint32_t psz);
 int tin_stream_raw_page(struct tin *t, struct tin_stream *s, const uint8_t **page);
+uint64_t tin_stream_last_ts(struct tin *t, struct tin_stream *s);
 int tin_stream_init(struct tin *t, struct tin_stream *s, const struct tin_cpu_sec *sec,
 		    bool compressed);
 void tin_stream_free(struct tin_stream *s);

@@ -1,6 +1,7 @@
 /* Small utilities shared by every part of vmwait: errors, memory, parsing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +10,21 @@
 #include "util.h"
 
 static bool quiet;
+static const char *cmd_name;
 
 void vw_set_quiet(bool q)
 {
 	quiet = q;
 }
 
+void vw_set_cmd(const char *cmd)
+{
+	cmd_name = cmd;
+}
+
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "vmwait: %s", prefix);
+	fprintf(stderr, "vmwait: %s%s%s", cmd_name ? cmd_name : "", cmd_name ? ": " : "", prefix);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -148,29 +155,24 @@ static int parse_fixed(const char *s, int scale_digits, uint64_t *out, const cha
 
 int parse_duration_ns(const char *s, uint64_t *ns)
 {
-	static const struct { const char *unit; uint64_t mult; } units[] = {
-		{ "ns", 1 }, { "us", NSEC_PER_USEC }, { "ms", NSEC_PER_MSEC },
-		{ "s", NSEC_PER_SEC }, { "m", 60 * NSEC_PER_SEC },
-		{ "h", 3600 * NSEC_PER_SEC }, { "", NSEC_PER_SEC },
+	/* parsed with as many decimals as give nanoseconds, then scaled */
+	static const struct { const char *unit; int digits; uint64_t mult; } units[] = {
+		{ "ns", 0, 1 }, { "us", 3, 1 }, { "ms", 6, 1 }, { "s", 9, 1 },
+		{ "m", 9, 60 }, { "h", 9, 3600 }, { "", 9, 1 },
 	};
-	const char *rest;
+	const char *unit, *rest;
 	uint64_t v;
 
-	if (!s || parse_fixed(s, 9, &v, &rest))
+	if (!s)
 		return -1;
+	unit = s + strspn(s, "0123456789.");
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-		if (strcmp(rest, units[i].unit))
+		if (strcmp(unit, units[i].unit))
 			continue;
-		/* v is in units of 1e-9; scale by mult / 1e9 exactly. */
-		if (units[i].mult >= NSEC_PER_SEC) {
-			uint64_t m = units[i].mult / NSEC_PER_SEC;
-
-			if (m && v > UINT64_MAX / m)
-				return -1;
-			*ns = v * m;
-		} else {
-			*ns = v / (NSEC_PER_SEC / units[i].mult);
-		}
+		if (parse_fixed(s, units[i].digits, &v, &rest) || rest != unit ||
+		    v > UINT64_MAX / units[i].mult)
+			return -1;
+		*ns = v * units[i].mult;
 		return 0;
 	}
 	return -1;
@@ -182,6 +184,111 @@ int parse_seconds_ns(const char *s, uint64_t *ns)
 
 	if (!s || parse_fixed(s, 9, ns, &rest) || *rest)
 		return -1;
+	return 0;
+}
+
+/*
+ * The long options of @lopts that @name (@len characters, maybe abbreviated)
+ * can mean, listed as "--a, --b" in @list; *@one is set when it is one.
+ */
+static int long_matches(const struct option *lopts, const char *name, size_t len,
+			struct sbuf *list, const struct option **one)
+{
+	int n = 0;
+
+	for (const struct option *l = lopts; l && l->name; l++) {
+		if (strncmp(l->name, name, len))
+			continue;
+		if (strlen(l->name) == len) {	/* an exact match is never ambiguous */
+			*one = l;
+			return 1;
+		}
+		sbuf_addf(list, "%s--%s", n ? ", " : "", l->name);
+		*one = l;
+		n++;
+	}
+	return n;
+}
+
+int vw_opt_error(const char *cmd, int c, char *const argv[], const struct option *lopts)
+{
+	const char *tok = optind > 0 ? argv[optind - 1] : "";
+	const struct option *one = NULL;
+	struct sbuf list = { 0 };
+	size_t len = 0;
+	int n = 0;
+	bool is_long = !strncmp(tok, "--", 2);
+
+	if (is_long) {
+		len = strcspn(tok + 2, "=");
+		n = long_matches(lopts, tok + 2, len, &list, &one);
+		/* '?' after "--x=v" then "-yz": the error is about y, a short one */
+		if (c != ':' && optopt && !(tok[2 + len] == '=' && n == 1 && one->val == optopt))
+			is_long = false;
+	}
+	fprintf(stderr, "vmwait: %s: ", cmd);
+	if (!is_long && c == ':')
+		fprintf(stderr, "option '-%c' needs a value", optopt);
+	else if (!is_long)
+		fprintf(stderr, "unknown option '-%c'", optopt);
+	else if (c == ':')
+		fprintf(stderr, "option '--%s' needs a value", n == 1 ? one->name : tok + 2);
+	else if (optopt)
+		fprintf(stderr, "option '--%s' takes no value", one->name);
+	else if (n > 1)
+		fprintf(stderr, "ambiguous option '%.*s' (%s)", (int)len + 2, tok, list.buf);
+	else
+		fprintf(stderr, "unknown option '%.*s'", (int)len + 2, tok);
+	fprintf(stderr, " (see 'vmwait %s --help')\n", cmd);
+	sbuf_free(&list);
+	return EXIT_USAGE;
+}
+
+int window_parse(const char *s, struct window_arg *w)
+{
+	w->anchor = WIN_ABS;
+	if (s && (*s == '+' || *s == '-'))
+		w->anchor = *s++ == '+' ? WIN_START : WIN_END;
+	if (!s || *s == '+' || *s == '-' || parse_duration_ns(s, &w->ns)) {
+		w->anchor = WIN_UNSET;
+		return -1;
+	}
+	return 0;
+}
+
+/* One bound of a window; @unset is what an unset bound means. */
+static uint64_t window_bound(const struct window_arg *w, uint64_t unset,
+			     uint64_t trace_start, uint64_t trace_end)
+{
+	switch (w ? w->anchor : WIN_UNSET) {
+	case WIN_ABS:
+		return w->ns;
+	case WIN_START:
+		return w->ns > UINT64_MAX - trace_start ? UINT64_MAX : trace_start + w->ns;
+	case WIN_END:
+		return w->ns > trace_end ? 0 : trace_end - w->ns;
+	default:
+		return unset;
+	}
+}
+
+int window_resolve(const struct window_arg *from, const struct window_arg *to,
+		   uint64_t trace_start, uint64_t trace_end,
+		   uint64_t *from_ns, uint64_t *to_ns)
+{
+	bool from_set = from && from->anchor != WIN_UNSET;
+	bool to_set = to && to->anchor != WIN_UNSET;
+
+	*from_ns = window_bound(from, trace_start, trace_start, trace_end);
+	*to_ns = window_bound(to, trace_end, trace_start, trace_end);
+	if (!from_set && !to_set)
+		return 0;
+	if (from_set && to_set && *from_ns >= *to_ns)
+		return WIN_EMPTY;
+	if (*from_ns >= trace_end || *to_ns <= trace_start)
+		return WIN_OUTSIDE;
+	*from_ns = MAX(*from_ns, trace_start);
+	*to_ns = MIN(*to_ns, trace_end);
 	return 0;
 }
 

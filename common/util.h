@@ -23,6 +23,17 @@ void vw_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vw_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vw_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vw_set_quiet(bool quiet);
+/* Name the running subcommand: messages then read "vmwait: <cmd>: ...". */
+void vw_set_cmd(const char *cmd);
+
+/*
+ * After getopt_long() returned '?' or ':' (with opterr = 0 and ':' leading
+ * the short options): one line naming the option at fault, as
+ * "vmwait: <cmd>: unknown option '--x' (see 'vmwait <cmd> --help')".
+ * Returns EXIT_USAGE.
+ */
+struct option;
+int vw_opt_error(const char *cmd, int c, char *const argv[], const struct option *lopts);
 
 void *xmalloc(size_t size);
 void *xcalloc(size_t nmemb, size_t size);
@@ -35,6 +46,33 @@ int parse_duration_ns(const char *s, uint64_t *ns);
 int parse_seconds_ns(const char *s, uint64_t *ns);
 /* An unsigned integer in decimal or 0x-hex; rejects trailing garbage. */
 int parse_u64(const char *s, uint64_t *val);
+
+/*
+ * A --from/--to argument: absolute trace time, or relative to the trace's
+ * first event ("+10s") or last event ("-1s"). Units ns, us, ms, s, m, h;
+ * a bare number is seconds.
+ */
+enum window_anchor { WIN_UNSET, WIN_ABS, WIN_START, WIN_END };
+struct window_arg {
+	enum window_anchor anchor;
+	uint64_t ns;
+};
+int window_parse(const char *s, struct window_arg *w);
+
+/* window_resolve() results besides 0 */
+#define WIN_EMPTY	(-1)
+#define WIN_OUTSIDE	(-2)
+/*
+ * The absolute window [from_ns, to_ns] (both inclusive) of a trace whose
+ * events run from @trace_start to @trace_end: an unset bound is the trace's,
+ * a relative one saturates at 0 and UINT64_MAX, and the result is clipped to
+ * the trace. Returns 0, WIN_EMPTY (both given and from >= to) or WIN_OUTSIDE
+ * (a bound given and nothing of the trace left: from >= trace_end or to <=
+ * trace_start); on an error the outputs hold the unclipped bounds.
+ */
+int window_resolve(const struct window_arg *from, const struct window_arg *to,
+		   uint64_t trace_start, uint64_t trace_end,
+		   uint64_t *from_ns, uint64_t *to_ns);
 
 /* "1.234 ms" style, into buf; returns buf. */
 char *fmt_duration(char *buf, size_t len, uint64_t ns);

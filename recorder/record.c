@@ -79,7 +79,8 @@ static void usage(FILE *f)
 		"                           hrtimer_expire_exit, netif_receive_skb, net_dev_xmit)\n"
 		"  -e, --event SYS:EVENT    record this event too (SYS alone: the whole system)\n"
 		"      --file-version 6|7   trace.dat version (default: 7)\n"
-		"      --compression ALG    none, zstd (default for version 7) or zlib\n"
+		"      --compression ALG    none, zstd (default for version 7) or zlib; Debian\n"
+		"                           12's trace-cmd 3.1.6 cannot read zlib files\n"
 		"  -q, --quiet              no progress or summary (warnings still shown)\n"
 		"  -h, --help               this help\n\n"
 		"A COMMAND is started once tracing is on and traced until it exits; it is\n"
@@ -142,6 +143,9 @@ static int parse_opt(struct rec_opts *o, int c, const char *arg, bool *comp_set)
 	case 'C':
 		if (tdat_parse_compress(arg, &o->topts.compress) < 0)
 			return bad_usage("bad compression '%s' (none, zstd or zlib)", arg);
+		if (o->topts.compress == TDAT_COMP_ZLIB)
+			vw_warn("--compression zlib: Debian 12's trace-cmd 3.1.6 cannot read the file "
+				"(vmwait analyze can); use zstd for trace-cmd");
 		*comp_set = true;
 		return 0;
 	case 'q':
@@ -178,7 +182,10 @@ static int parse_args(struct rec_opts *o, int argc, char **argv)
 	o->output = "trace.dat";
 	o->topts.version = 7;
 	o->topts.compress = TDAT_COMP_ZSTD;
-	while ((c = getopt_long(argc, argv, "+o:d:b:p:le:qh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:o:d:b:p:le:qh", longopts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			return vw_opt_error("record", c, argv, longopts);
 		ret = parse_opt(o, c, optarg, &comp_set);
 		if (ret)
 			return ret;

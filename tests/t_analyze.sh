@@ -78,8 +78,9 @@ check_eq "--vm pid --vcpu 1" "[1]" "$(json "$T/f.json" "[v['vcpu'] for v in j['v
 check_eq "--vcpu keeps its numbers" \
 	"$(json "$b.json" "j['vms'][0]['vcpus'][1]['states_ns']")" \
 	"$(json "$T/f.json" "j['vms'][0]['vcpus'][0]['states_ns']")"
-"$VMWAIT" analyze --json --vm nosuch "$b.dat" > "$T/f.json"
-check_eq "--vm without a match" "0" "$(json "$T/f.json" "len(j['vms'])")"
+check_rc "--vm without a match is an error" 1 "$VMWAIT" analyze --json --vm nosuch "$b.dat"
+check_eq "--vm without a match names the VMs" "vmwait: analyze: no VM 'nosuch' in this trace (VMs: 1000 web1)" \
+	"$(cat "$T/err")"
 
 # 6. Windows: the whole trace changes nothing; a window clips spans exactly.
 start=$(json "$b.json" "'%d.%09d' % divmod(j['trace']['start_ns'], 10**9)")
@@ -171,7 +172,8 @@ bad "not a trace" "$T/junk.dat"
 check_rc "missing file" 1 "$VMWAIT" analyze "$T/does-not-exist.dat"
 check_rc "empty file" 1 "$VMWAIT" analyze /dev/null
 check_rc "a directory" 1 "$VMWAIT" analyze "$T"
-check_rc "no file" 2 "$VMWAIT" analyze
+mkdir -p "$T/nofile"
+check_rc "no file, and no ./trace.dat" 1 sh -c 'cd "$1" && exec "$2" analyze' sh "$T/nofile" "$VMWAIT"
 check_rc "unknown option" 2 "$VMWAIT" analyze --frobnicate "$b.dat"
 
 # 10. The trace shipped for the demo (recorded with vmwait record on tests/vmm):

@@ -283,19 +283,20 @@ else
 	skip synth "build/tests/synth/vmwait-synth is not built"
 fi
 
-# ---- 5. make install: libtraceevent's system plugin directory, under DESTDIR ----
+# ---- 5. make install PREFIX=/usr: libtraceevent's system plugin directory, under DESTDIR ----
 # Where libtraceevent loads its system plugins from, as trace-cmd reports it.
 sysdir=$(trace-cmd list -P 2>/dev/null | sed -n 's|^ *\(/.*\)/plugin_[A-Za-z0-9_]*\.so$|\1|p' |
 	 grep -v "^$HOME" | sort -u | head -1)
 if [ -z "$sysdir" ]; then
 	sysdir=$(pkg-config --variable=libdir libtraceevent)/traceevent/plugins
 fi
-# PREFIX moves vmwait, not the plugin (libtraceevent does not search under it).
+# PREFIX moves every file, the plugin too (PLUGIN_DIR: libtraceevent's directory
+# under PREFIX); with PREFIX=/usr it lands where libtraceevent looks.
 # -o vmwait: the test installs the binary already built, it never rebuilds it.
 if make -C "$TOP" --no-print-directory -s -o vmwait install DESTDIR="$T/dest" \
-	PREFIX=/opt/vmwait > "$T/install.log" 2>&1; then
-	check_eq install-files "$(printf '%s\n' "$T/dest/opt/vmwait/bin/vmwait" \
-		"$T/dest/opt/vmwait/share/man/man1/vmwait.1" \
+	PREFIX=/usr > "$T/install.log" 2>&1; then
+	check_eq install-files "$(printf '%s\n' "$T/dest/usr/bin/vmwait" \
+		"$T/dest/usr/share/man/man1/vmwait.1" \
 		"$T/dest$sysdir/plugin_vmwait_vectors.so" | sort)" \
 		"$(find "$T/dest" -type f | sort)"
 	if cmp -s "$PLUGIN" "$T/dest$sysdir/plugin_vmwait_vectors.so"; then
@@ -313,12 +314,12 @@ if make -C "$TOP" --no-print-directory -s -o vmwait install DESTDIR="$T/dest" \
 else
 	nok install "$(tail -5 "$T/install.log" | tr '\n' '|')"
 fi
-# TEP_PLUGINDIR chooses another directory (e.g. a per-user one).
+# PLUGIN_DIR chooses another directory (e.g. a per-user one).
 if make -C "$TOP" --no-print-directory -s -o vmwait install DESTDIR="$T/dest2" \
-	TEP_PLUGINDIR=/home/u/.local/lib/traceevent/plugins > "$T/install2.log" 2>&1; then
-	check_eq install-tep-plugindir "$T/dest2/home/u/.local/lib/traceevent/plugins/plugin_vmwait_vectors.so" \
+	PLUGIN_DIR=/home/u/.local/lib/traceevent/plugins > "$T/install2.log" 2>&1; then
+	check_eq install-plugin-dir "$T/dest2/home/u/.local/lib/traceevent/plugins/plugin_vmwait_vectors.so" \
 		"$(find "$T/dest2" -name 'plugin_vmwait_vectors.so')"
 else
-	nok install-tep-plugindir "$(tail -5 "$T/install2.log" | tr '\n' '|')"
+	nok install-plugin-dir "$(tail -5 "$T/install2.log" | tr '\n' '|')"
 fi
 exit 0

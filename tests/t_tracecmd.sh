@@ -93,7 +93,7 @@ check_eq "--buffer of the sched-only buffer: vCPUs by name, no waits, nothing gr
 	"$(json "$T/noise.json" "' '.join('%s:%d:%d' % (v['name'], len(v['vcpus']), sum(w['count'] for w in v['totals']['waits'].values())) for v in j['vms'] if v['guessed'])")"
 check_rc "--buffer that does not exist" 1 "$VMWAIT" analyze --buffer nosuch "$T/tc.dat"
 check_eq "its message names the buffers" "1" \
-	"$(grep -cxE "vmwait: $T/tc.dat: no buffer named 'nosuch' in this trace \(buffers: \(top\), ($kname, $nname|$nname, $kname)\)" "$T/err")"
+	"$(grep -cxE "vmwait: analyze: $T/tc.dat: no buffer named 'nosuch' in this trace \(buffers: \(top\), ($kname, $nname|$nname, $kname)\)" "$T/err")"
 
 # 4. trace-cmd's GUEST option names the VM and maps vCPUs to host threads.
 t0=$(json "$T/truth.json" "[v['tid'] for v in j['vcpus'] if v['vcpu'] == 0][0]")

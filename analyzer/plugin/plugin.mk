@@ -5,23 +5,30 @@
 # program that loads it, as with libtraceevent's own plugins). Use it from the
 # build tree with TRACEEVENT_PLUGIN_DIR=build/plugins trace-cmd report ...
 #
-# "make install" puts it in libtraceevent's system plugin directory, the one
-# libtraceevent was built to search. It belongs to libtraceevent, not to
-# vmwait's PREFIX (a copy under /usr/local would never be loaded), so PREFIX
-# does not move it; DESTDIR applies as usual. TEP_PLUGINDIR overrides it, e.g.
-# TEP_PLUGINDIR=$HOME/.local/lib/traceevent/plugins for a per-user install.
-# Its default: pkg-config's plugin_dir of libtraceevent if published, else
-# <libtraceevent's libdir>/traceevent/plugins (libtraceevent's own default),
-# else Debian's /usr/lib/x86_64-linux-gnu/traceevent/plugins.
+# "make install" puts it in PLUGIN_DIR, under DESTDIR as every installed
+# file. PLUGIN_DIR defaults to libtraceevent's system plugin directory moved
+# under PREFIX: its path relative to libtraceevent's prefix (pkg-config's
+# plugin_dir if published, else <libdir>/traceevent/plugins, libtraceevent's
+# own default), so $(PREFIX)/lib/x86_64-linux-gnu/traceevent/plugins on
+# Debian; $(PREFIX)/lib/traceevent/plugins when that path is not under its
+# prefix. libtraceevent loads system plugins from the one directory it was
+# built with, so trace-cmd finds the plugin with PREFIX=/usr on Debian, or
+# with PLUGIN_DIR set to that directory, or PLUGIN_DIR=$HOME/.local/lib/
+# traceevent/plugins (searched per user); else TRACEEVENT_PLUGIN_DIR=PLUGIN_DIR.
 PLUGIN_SO := $(B)/plugins/plugin_vmwait_vectors.so
 
-ifeq ($(origin TEP_PLUGINDIR),undefined)
-TEP_PLUGINDIR := $(shell $(PKG_CONFIG) --variable=plugin_dir libtraceevent 2>/dev/null)
-ifeq ($(TEP_PLUGINDIR),)
+TEP_PREFIX    := $(shell $(PKG_CONFIG) --variable=prefix libtraceevent 2>/dev/null)
+TEP_SYSDIR    := $(shell $(PKG_CONFIG) --variable=plugin_dir libtraceevent 2>/dev/null)
+ifeq ($(TEP_SYSDIR),)
 TEP_LIBDIR    := $(shell $(PKG_CONFIG) --variable=libdir libtraceevent 2>/dev/null)
-TEP_PLUGINDIR := $(if $(TEP_LIBDIR),$(TEP_LIBDIR)/traceevent/plugins,/usr/lib/x86_64-linux-gnu/traceevent/plugins)
+TEP_SYSDIR    := $(if $(TEP_LIBDIR),$(TEP_LIBDIR)/traceevent/plugins)
 endif
+PLUGIN_REL    := $(if $(TEP_PREFIX),$(patsubst $(TEP_PREFIX)/%,%,$(TEP_SYSDIR)))
+# unknown, or not under libtraceevent's prefix (still absolute): the generic path
+ifeq ($(filter-out /%,$(PLUGIN_REL)),)
+PLUGIN_REL    := lib/traceevent/plugins
 endif
+PLUGIN_DIR    ?= $(PREFIX)/$(PLUGIN_REL)
 
 $(PLUGIN_SO): analyzer/plugin/plugin_vmwait_vectors.c common/vectors.c common/vectors.h
 	@mkdir -p $(dir $@)
@@ -31,5 +38,5 @@ $(PLUGIN_SO): analyzer/plugin/plugin_vmwait_vectors.c common/vectors.c common/ve
 all: $(PLUGIN_SO)
 install: $(PLUGIN_SO)
 TEST_BINS += $(PLUGIN_SO)
-INSTALL_EXTRA += install -d $(DESTDIR)$(TEP_PLUGINDIR) && \
-	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(TEP_PLUGINDIR)/plugin_vmwait_vectors.so;
+INSTALL_EXTRA += install -d $(DESTDIR)$(PLUGIN_DIR) && \
+	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PLUGIN_DIR)/plugin_vmwait_vectors.so;
