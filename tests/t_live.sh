@@ -18,8 +18,12 @@ fi
 if ! td=$(tracefs_dir); then
 	skip "live" "tracefs is not available"; exit 0
 fi
-if ! [ -r /dev/kvm ] || ! "$VMM" -c 1 -p spin:1:1ms > /dev/null 2> "$T/err"; then
-	skip "live" "/dev/kvm is not usable: $(head -n 1 "$T/err" 2>/dev/null)"; exit 0
+. "$TOP/tests/caps.sh"
+if ! caps_probe kvm; then
+	skip "live" "$CAP_WHY"; exit 0
+fi
+if ! "$VMM" -c 1 -p spin:1:1ms > /dev/null 2> "$T/err"; then
+	skip "live" "the workload cannot run a VM here: $(head -n 1 "$T/err" 2>/dev/null)"; exit 0
 fi
 
 # run NAME RECORD-ARGS... -- VMM-ARGS...: record the workload, analyze it, compare.

@@ -11,8 +11,10 @@ REWRITE=$TOP/build/tests/tc/tdat-rewrite
 if [ "$(id -u)" != 0 ]; then skip "trace-cmd" "needs root"; exit 0; fi
 if ! command -v trace-cmd > /dev/null; then skip "trace-cmd" "trace-cmd is not installed"; exit 0; fi
 if ! td=$(tracefs_dir); then skip "trace-cmd" "tracefs is not available"; exit 0; fi
-if ! "$VMM" -c 1 -p spin:1:1ms > /dev/null 2>&1; then
-	skip "trace-cmd" "/dev/kvm is not usable"; exit 0
+. "$TOP/tests/caps.sh"
+if ! caps_probe kvm; then skip "trace-cmd" "$CAP_WHY"; exit 0; fi
+if ! "$VMM" -c 1 -p spin:1:1ms > /dev/null 2> "$T/err"; then
+	skip "trace-cmd" "the workload cannot run a VM here: $(head -n 1 "$T/err")"; exit 0
 fi
 
 json() {
