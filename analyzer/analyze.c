@@ -289,6 +289,9 @@ int cmd_analyze(int argc, char **argv)
 	ret = out_prepare(&o, &of);
 	if (ret)
 		goto out;
+	ret = EXIT_RUNTIME;
+	if (o.guest_kallsyms && guest_kallsyms_load(o.guest_kallsyms))
+		goto out;
 	ret = window_setup(&o);
 	if (ret)
 		goto out;
@@ -314,6 +317,7 @@ int cmd_analyze(int argc, char **argv)
 		ret = 0;
 	}
 out:
+	guest_kallsyms_free();
 	wret = out_end(&of, ret == 0);
 	ret = ret ? ret : wret;
 	res_free(&res);

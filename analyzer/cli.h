@@ -36,6 +36,7 @@ struct analyze_opts {
 	int novr;
 	struct report_opts report;	/* --top, --top-exits, --sort, --color */
 	uint64_t interval;		/* --interval, ns (0: none) */
+	const char *guest_kallsyms;	/* --guest-kallsyms FILE */
 	bool color_set;
 };
 
@@ -70,5 +71,9 @@ struct out_file {
 int out_prepare(const struct analyze_opts *o, struct out_file *of);	/* 0 or exit code */
 FILE *out_begin(struct out_file *of);	/* NULL after a message */
 int out_end(struct out_file *of, bool ok);	/* 0 or EXIT_RUNTIME */
+
+/* symbols.c: --guest-kallsyms */
+int guest_kallsyms_load(const char *path);
+void guest_kallsyms_free(void);
 
 #endif

@@ -199,6 +199,23 @@ void on_kvm_entry(struct analyzer *a, struct thread *t, uint64_t ts)
 	state_update(a, t, ts);
 }
 
+/*
+ * A heuristic (README): the L1 guest period ending at this exit was guest
+ * kernel time if the exit's rip is a kernel address of a 64-bit Linux guest
+ * (upper half), user time if it is a lower-half one; else neither.
+ */
+static void guest_split(struct analyzer *a, struct thread *t, uint64_t rip, uint64_t ts)
+{
+	uint64_t d = clip(a, t->since, ts);
+
+	if (!rip)
+		return;
+	if (rip >= 0xffff800000000000ULL)
+		t->res->guest_kernel_ns += d;
+	else if (rip < 0x0000800000000000ULL)
+		t->res->guest_user_ns += d;
+}
+
 static bool is_hlt(uint32_t isa, uint32_t code)
 {
 	return isa == 1 ? (code & 0xffff) == 12 : code == 0x78;
@@ -213,6 +230,10 @@ void on_kvm_exit(struct analyzer *a, struct thread *t, uint32_t isa, uint32_t co
 		gap(a, t, ts);		/* exit after exit: the kvm_entry is missing */
 	if (t->pw.active)
 		wait_finalize(a, t);
+	if (t->state == VS_GUEST)
+		guest_split(a, t, rip, ts);
+	if (rip && ts >= a->from && ts <= a->to)
+		res_add_rip(t->res, rip);
 	exit_begin(&t->exit, isa, code, ts);
 	if (t->in_l2)
 		l2_exit_open(t, isa, code, ts);

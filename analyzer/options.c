@@ -36,6 +36,9 @@ static void usage(FILE *f)
 		"      --sort KEY      order of the exits table: count, time, mean, p99, max,\n"
 		"                      name (default count)\n"
 		"      --color WHEN    auto (a terminal without NO_COLOR), always or never\n"
+		"      --guest-kallsyms FILE\n"
+		"                      the guest's /proc/kallsyms: names the guest addresses\n"
+		"                      where vCPUs exit most\n"
 		"  -h, --help          this help\n\n"
 		"A selection (--vm, --vcpu, the window) that matches nothing is an error.\n");
 }
@@ -153,7 +156,7 @@ static int check_conflicts(struct analyze_opts *o)
 }
 
 enum { O_JSON = 256, O_CSV, O_VM, O_VCPU, O_FROM, O_TO, O_VECTOR, O_BUFFER, O_EXPLAIN,
-       O_INTERVAL, O_TOP, O_TOP_EXITS, O_SORT, O_COLOR };
+       O_INTERVAL, O_TOP, O_TOP_EXITS, O_SORT, O_COLOR, O_GUEST_KALLSYMS };
 
 static int parse_count(const char *arg, int *n)
 {
@@ -224,6 +227,8 @@ static int parse_one(struct analyze_opts *o, int c, const char *arg)
 		return parse_sort(o, arg);
 	case O_COLOR:
 		return parse_color(o, arg);
+	case O_GUEST_KALLSYMS:
+		return set_once(&o->guest_kallsyms, arg, "guest-kallsyms") ? -2 : 0;
 	}
 	return -2;
 }
@@ -246,6 +251,7 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 		{ "top-exits", required_argument, NULL, O_TOP_EXITS },
 		{ "sort", required_argument, NULL, O_SORT },
 		{ "color", required_argument, NULL, O_COLOR },
+		{ "guest-kallsyms", required_argument, NULL, O_GUEST_KALLSYMS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};

@@ -303,6 +303,56 @@ static void exit_table(const struct out *o, const struct vw_vcpu *v)
 	free(e);
 }
 
+/* ---- guest addresses (host-only hints) ---- */
+
+static void rip_label(uint64_t rip, char *buf, size_t len)
+{
+	char sym[128];
+
+	if (res_symbolize && res_symbolize(rip, sym, sizeof(sym)))
+		snprintf(buf, len, "%s", sym);
+	else
+		snprintf(buf, len, "0x%llx", (unsigned long long)rip);
+}
+
+/* Per vCPU: guest kernel/user shares by the exits' rips, and where it exits most. */
+static void rip_table(const struct out *o, const struct vw_vm *vm)
+{
+	bool any = false;
+
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		any |= vm->vcpus[i]->nr_rips > 0;
+	if (!any)
+		return;
+	fprintf(o->f, "\n    %-8s %7s %7s   %s\n", "guest", "kernel", "user",
+		"exits most at (count)");
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		const struct vw_vcpu *v = vm->vcpus[i];
+		uint64_t g = v->guest_kernel_ns + v->guest_user_ns;
+		struct vw_rip *r;
+		char label[160];
+		int n;
+
+		if (!v->nr_rips)
+			continue;
+		r = res_top_rips(v, &n);
+		fprintf(o->f, "    vCPU %-3d", v->vcpu);
+		pct(o->f, v->guest_kernel_ns, g);
+		pct(o->f, v->guest_user_ns, g);
+		fprintf(o->f, "  ");
+		for (int k = 0; k < n && k < 3; k++) {
+			rip_label(r[k].rip, label, sizeof(label));
+			fprintf(o->f, "%s %s (%llu)", k ? "," : "", label,
+				(unsigned long long)r[k].count);
+		}
+		fputc('\n', o->f);
+		free(r);
+	}
+	fprintf(o->f, "    (a heuristic: guest time is kernel when the exit ending it has an "
+		"upper-half rip, as in 64-bit Linux guests;%s)\n",
+		res_symbolize ? "" : " --guest-kallsyms names the addresses");
+}
+
 /* ---- preemption ---- */
 
 static void preempt_table(const struct out *o, const struct vw_vcpu *v)
@@ -443,6 +493,7 @@ void report_text(const struct vw_result *r, const struct report_opts *opts, FILE
 		state_table(&o, vm, tot);
 		wait_table(&o, vm, tot);
 		exit_table(&o, tot);
+		rip_table(&o, vm);
 		preempt_table(&o, tot);
 		nested_tables(&o, vm);
 		res_vcpu_free(tot);

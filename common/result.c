@@ -15,6 +15,8 @@ const char *const vw_reason_names[WR_NR] = {
 
 const char *const vw_preempt_kind_names[PK_NR] = { "same_vm", "other_vm", "host", "unknown" };
 
+bool (*res_symbolize)(uint64_t rip, char *buf, size_t len);
+
 const char *const vw_timer_src_names[TS_NR] = {
 	"lapic", "pit", "hpet", "hyperv", "xen", "vector",
 };
@@ -255,6 +257,95 @@ void res_exit_unpaired(struct vw_vcpu *v, uint32_t isa, uint32_t code, const cha
 	res_exit(v, isa, code, name)->unpaired++;
 }
 
+static uint64_t rip_hash(uint64_t rip)
+{
+	return (rip * 0x9e3779b97f4a7c15ULL) >> 32;
+}
+
+static void rips_grow(struct vw_vcpu *v)
+{
+	struct vw_rip *old = v->rips;
+	int ocap = v->cap_rips;
+
+	v->cap_rips = ocap ? ocap * 2 : 64;
+	v->rips = xcalloc(v->cap_rips, sizeof(*v->rips));
+	for (int i = 0; i < ocap; i++) {
+		uint64_t h = rip_hash(old[i].rip);
+
+		if (!old[i].count)
+			continue;
+		while (v->rips[h & (v->cap_rips - 1)].count)
+			h++;
+		v->rips[h & (v->cap_rips - 1)] = old[i];
+	}
+	free(old);
+}
+
+void res_add_rip(struct vw_vcpu *v, uint64_t rip)
+{
+	res_add_rip_n(v, rip, 1);
+}
+
+void res_add_rip_n(struct vw_vcpu *v, uint64_t rip, uint64_t n)
+{
+	uint64_t h;
+
+	if (v->nr_rips * 2 >= v->cap_rips) {
+		if (v->nr_rips >= RES_MAX_RIPS) {
+			/* full: known addresses still count, new ones go to "other" */
+			for (h = rip_hash(rip);; h++) {
+				struct vw_rip *r = &v->rips[h & (v->cap_rips - 1)];
+
+				if (!r->count) {
+					v->rips_other += n;
+					return;
+				}
+				if (r->rip == rip) {
+					r->count += n;
+					return;
+				}
+			}
+		}
+		rips_grow(v);
+	}
+	for (h = rip_hash(rip);; h++) {
+		struct vw_rip *r = &v->rips[h & (v->cap_rips - 1)];
+
+		if (!r->count) {
+			r->rip = rip;
+			r->count = n;
+			v->nr_rips++;
+			return;
+		}
+		if (r->rip == rip) {
+			r->count += n;
+			return;
+		}
+	}
+}
+
+static int cmp_rip(const void *a, const void *b)
+{
+	const struct vw_rip *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->rip < y->rip ? -1 : x->rip > y->rip;
+}
+
+struct vw_rip *res_top_rips(const struct vw_vcpu *v, int *n)
+{
+	struct vw_rip *out = xcalloc(v->nr_rips ? v->nr_rips : 1, sizeof(*out));
+
+	*n = 0;
+	for (int i = 0; i < v->cap_rips; i++)
+		if (v->rips[i].count)
+			out[(*n)++] = v->rips[i];
+	if (*n > 1)
+		qsort(out, *n, sizeof(*out), cmp_rip);
+	return out;
+}
+
 void res_evidence_add(struct vw_evidence *e, bool recorded, const char *name)
 {
 	char ***arr = recorded ? &e->recorded : &e->missing;
@@ -369,6 +460,12 @@ static void vcpu_merge(struct vw_vcpu *dst, const struct vw_vcpu *src)
 	}
 	dst->polled_ns += src->polled_ns;
 	dst->gaps += src->gaps;
+	dst->guest_kernel_ns += src->guest_kernel_ns;
+	dst->guest_user_ns += src->guest_user_ns;
+	dst->rips_other += src->rips_other;
+	for (int i = 0; i < src->cap_rips; i++)
+		if (src->rips[i].count)
+			res_add_rip_n(dst, src->rips[i].rip, src->rips[i].count);
 	dst->wakeup_latency_ns += src->wakeup_latency_ns;
 	for (int w = 0; w < WR_NR; w++)
 		hist_merge(&dst->waits[w], &src->waits[w]);
@@ -430,6 +527,7 @@ void res_vcpu_free(struct vw_vcpu *v)
 	for (int i = 0; i < v->nr_timers; i++)
 		hist_free(&v->timers[i].hist);
 	free(v->timers);
+	free(v->rips);
 	for (int i = 0; i < v->nr_exits; i++) {
 		hist_free(&v->exits[i].hist);
 		free(v->exits[i].name);

@@ -131,6 +131,18 @@ struct vw_source {
 	struct vw_hist hist;
 };
 
+/* A guest address where exits happen, and how many did. */
+struct vw_rip {
+	uint64_t rip;
+	uint64_t count;
+};
+
+#define RES_MAX_RIPS	4096	/* distinct exit addresses followed per vCPU */
+#define RES_TOP_RIPS	10	/* exit addresses listed per vCPU */
+
+/* Guest symbols for exit addresses (--guest-kallsyms): "name+0xoff", or false. */
+extern bool (*res_symbolize)(uint64_t rip, char *buf, size_t len);
+
 struct vw_vcpu {
 	int vcpu;		/* vcpu id, or -1 if never learned */
 	int tid;		/* host thread; for L2 entries, the L1 vCPU's */
@@ -142,6 +154,10 @@ struct vw_vcpu {
 	struct vw_hist state_hist[VS_NR];	/* per maximal period of a state */
 	uint64_t polled_ns;	/* part of idle spent halt-polling on a CPU */
 	uint64_t gaps;		/* events found missing (README, Gaps) */
+	uint64_t guest_kernel_ns, guest_user_ns;	/* guest time by its exit's rip */
+	struct vw_rip *rips;	/* exits per guest rip (open addressing, 0 = empty) */
+	int nr_rips, cap_rips;
+	uint64_t rips_other;	/* exits at addresses beyond RES_MAX_RIPS */
 	uint64_t wakeup_latency_ns;	/* preempted on an idle CPU */
 	struct vw_hist waits[WR_NR];
 	struct vw_source *ipi_from;
@@ -217,6 +233,11 @@ void res_add_timer_source(struct vw_vcpu *v, enum vw_timer_src src, int vector, 
 void res_exit_open(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name,
 		   uint64_t ns);
 void res_exit_unpaired(struct vw_vcpu *v, uint32_t isa, uint32_t code, const char *name);
+/* One exit of @v at guest address @rip. */
+void res_add_rip(struct vw_vcpu *v, uint64_t rip);
+void res_add_rip_n(struct vw_vcpu *v, uint64_t rip, uint64_t n);
+/* @v's exit addresses by count (then address), into a new array of *@n. */
+struct vw_rip *res_top_rips(const struct vw_vcpu *v, int *n);
 /* Evidence lists take copies. */
 void res_evidence_add(struct vw_evidence *e, bool recorded, const char *name);
 /* Add one maximal period of @state lasting @ns. */

@@ -83,6 +83,28 @@ static void json_sources(FILE *f, const char *name, const struct vw_source *src,
 	fputc(']', f);
 }
 
+/* The most frequent exit addresses (RES_TOP_RIPS), symbolized when known. */
+static void json_rips(FILE *f, const struct vw_vcpu *v)
+{
+	int n;
+	struct vw_rip *r = res_top_rips(v, &n);
+
+	for (int i = 0; i < n && i < RES_TOP_RIPS; i++) {
+		fprintf(f, "%s{\"rip\":\"0x%llx\",\"count\":%llu", i ? "," : "",
+			(unsigned long long)r[i].rip, (unsigned long long)r[i].count);
+		if (res_symbolize) {
+			char sym[160];
+
+			if (res_symbolize(r[i].rip, sym, sizeof(sym))) {
+				fprintf(f, ",\"symbol\":");
+				json_str(f, sym);
+			}
+		}
+		fputc('}', f);
+	}
+	free(r);
+}
+
 static void json_vcpu_body(FILE *f, const struct vw_vcpu *v)
 {
 	uint64_t others = 0;
@@ -123,8 +145,11 @@ static void json_vcpu_body(FILE *f, const struct vw_vcpu *v)
 			(unsigned long long)e->open, (unsigned long long)e->open_ns,
 			(unsigned long long)e->unpaired);
 	}
-	fprintf(f, "],\"wakeup_latency_ns\":%llu,\"preempted_by\":[",
-		(unsigned long long)v->wakeup_latency_ns);
+	fprintf(f, "],\"guest_split\":{\"kernel_ns\":%llu,\"user_ns\":%llu},\"exit_rips\":[",
+		(unsigned long long)v->guest_kernel_ns, (unsigned long long)v->guest_user_ns);
+	json_rips(f, v);
+	fprintf(f, "],\"exit_rips_other\":%llu,\"wakeup_latency_ns\":%llu,\"preempted_by\":[",
+		(unsigned long long)v->rips_other, (unsigned long long)v->wakeup_latency_ns);
 	for (int i = 0; i < v->nr_preemptors; i++) {
 		const struct vw_preemptor *p = &v->preemptors[i];
 
