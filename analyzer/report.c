@@ -349,8 +349,8 @@ static void rip_table(const struct out *o, const struct vw_vm *vm)
 		free(r);
 	}
 	fprintf(o->f, "    (a heuristic: guest time is kernel when the exit ending it has an "
-		"upper-half rip, as in 64-bit Linux guests;%s)\n",
-		res_symbolize ? "" : " --guest-kallsyms names the addresses");
+		"upper-half rip, as in 64-bit Linux guests%s)\n",
+		res_symbolize ? "" : "; --guest-kallsyms names the addresses");
 }
 
 /* ---- preemption ---- */
