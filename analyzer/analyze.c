@@ -9,6 +9,7 @@
 #include "analyzer.h"
 #include "cli.h"
 #include "interval.h"
+#include "pipe.h"
 #include "report.h"
 #include "cmds.h"
 #include "util.h"
@@ -102,8 +103,10 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 		iv = interval_new(a, o->interval);
 		a->sinks[a->nsinks++] = interval_sink(iv);
 	}
-	while ((ret = tin_next(t, &rec)) > 0)
-		session_feed(a, &rec);
+	ret = getenv("VMWAIT_THREADS") && !ex_out ? pipe_run(t, a) : -2;
+	if (ret == -2)
+		while ((ret = tin_next(t, &rec)) > 0)
+			session_feed(a, &rec);
 	if (ret < 0)
 		vw_warn("%s; reading stopped there, the result is partial", tin_error(t));
 	if (tin_corrupt(t, &first))

@@ -384,6 +384,7 @@ struct session_opts {
 };
 struct analyzer *session_new(struct tin *t, const struct session_opts *o);
 void session_feed(struct analyzer *a, const struct tin_rec *r);
+void session_feed_ev(struct analyzer *a, struct vw_ev *e);
 void session_end(struct analyzer *a, struct vw_result *res);
 void session_free(struct analyzer *a);
 

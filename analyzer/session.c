@@ -29,6 +29,14 @@ void session_feed(struct analyzer *a, const struct tin_rec *rec)
 	if (rec->cpu < 0 || rec->cpu >= a->ncpus)
 		return;
 	decode(a, rec, &e);
+	session_feed_ev(a, &e);
+}
+
+/* One decoded record (its CPU checked), in time order. */
+void session_feed_ev(struct analyzer *a, struct vw_ev *ev)
+{
+	struct vw_ev e = *ev;
+
 	if (!a->events)
 		a->first_ts = e.ts;
 	if (e.ts < a->last_ts) {

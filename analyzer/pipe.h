@@ -1,0 +1,11 @@
+/* Reading and decoding on a second thread, ahead of the state machine (pipe.c). */
+#ifndef VMWAIT_PIPE_H
+#define VMWAIT_PIPE_H
+
+struct tin;
+struct analyzer;
+
+/* Feed every record of @t to @a: 0 at the end, -1 on a read error, -2: no thread. */
+int pipe_run(struct tin *t, struct analyzer *a);
+
+#endif
