@@ -4,9 +4,10 @@
 # ASan+UBSan (build/fuzz/), linked with Debian's libFuzzer (libclang-rt-14-dev).
 # Without clang's libFuzzer the harnesses are not built and tests/t_fuzz.sh skips.
 #
-#   make fuzz                      long run of both harnesses (FUZZ_TIME s, FUZZ_JOBS jobs)
+#   make fuzz                      long run of both harnesses (FUZZ_TIME s, FUZZ_JOBS jobs),
+#                                  corpora kept in build/fuzz/run/ from run to run
 #   make fuzz FUZZ_TIME=3600 FUZZ_JOBS=2 FUZZ_TARGET=options
-#   make fuzz-corpus               only the seed corpus (build/fuzz/corpus)
+#   make fuzz-campaign             the mutation campaign (tests/fuzz/mutate.py, FUZZ_FILES files)
 
 FUZZ_CC     ?= clang
 FUZZ_RTDIR  := $(shell $(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux
@@ -18,6 +19,7 @@ FUZZ_BINS   := $(B)/tests/fuzz/fuzz-analyze $(B)/tests/fuzz/fuzz-options
 FUZZ_TIME   ?= 600
 FUZZ_JOBS   ?= 2
 FUZZ_TARGET ?= analyze options
+FUZZ_FILES  ?= 30000
 
 ifneq ($(FUZZ_OK),)
 TEST_BINS   += $(FUZZ_BINS)
@@ -40,10 +42,10 @@ $(B)/tests/fuzz/fuzz-options: tests/fuzz/harness.c $(B)/fuzz/libvmwait-fuzz.a
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(WFLAGS) $(subst fuzzer-no-link,fuzzer,$(FUZZ_FLAGS)) \
 		-DFUZZ_OPTIONS -o $@ $< $(B)/fuzz/libvmwait-fuzz.a $(LDLIBS)
 
-fuzz-corpus: $(SYNTH_BIN)
-	@tests/fuzz/gen-corpus.sh $(B)/fuzz/corpus
+fuzz: $(FUZZ_BINS) $(SYNTH_BIN)
+	@tests/fuzz/run-fuzz.py --time $(FUZZ_TIME) --jobs $(FUZZ_JOBS) $(FUZZ_TARGET)
 
-fuzz: vmwait $(B)/vmwait-asan $(FUZZ_BINS) fuzz-corpus
-	@tests/fuzz/run-fuzz.sh --time $(FUZZ_TIME) --jobs $(FUZZ_JOBS) $(FUZZ_TARGET)
+fuzz-campaign: vmwait $(B)/vmwait-asan $(SYNTH_BIN)
+	@tests/fuzz/mutate.py -n $(FUZZ_FILES) -j $(FUZZ_JOBS)
 
-.PHONY: fuzz fuzz-corpus
+.PHONY: fuzz fuzz-campaign

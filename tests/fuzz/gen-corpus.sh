@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Writes the fuzzing seed corpus into DIR: the committed seeds
+# Writes the fuzzing seed corpus into DIR (and DIR.manifest: each file's
+# vmwait-synth arguments): the committed seeds
 # (tests/fuzz/seeds/) plus traces made by vmwait-synth in every file version,
 # compression and kernel layout, full and --light, nested, lost events and
 # small random seeds. Each file is a few KB to ~110 KB.
@@ -14,12 +15,14 @@ SYNTH=${VMWAIT_SYNTH:-build/tests/synth/vmwait-synth}
 SCN=tests/synth/scenarios
 [ -x "$SYNTH" ] || { echo "gen-corpus: $SYNTH is not built (make tests)" >&2; exit 1; }
 mkdir -p "$out"
+rm -f "$out.manifest"
 
-# gen NAME ARGS...: one trace, named NAME in the corpus
+# gen NAME ARGS...: one trace, named NAME in the corpus; DIR.manifest says how
 gen() {
 	local name=$1
 	shift
 	"$SYNTH" -o "$out/$name" "$@" > /dev/null
+	printf '%s\t%s\n' "$name" "$*" >> "$out.manifest"
 }
 
 # Every scenario in v6 and in v7 zstd; the others in v7 none and zlib.
