@@ -81,8 +81,9 @@ if [ -f "$KNOWN" ]; then
 	check_eq "regress/KNOWN names existing files with a class" "" "$(echo $bad)"
 fi
 
+shopt -s nullglob
 for f in "$FUZZ"/regress/*; do
-	case $(basename "$f") in KNOWN|README*|*.md|*.txt) continue ;; esac
+	case $(basename "$f") in KNOWN|RECIPES|README*|*.md|*.txt) continue ;; esac
 	check_file "regress/$(basename "$f")" "$f"
 done
 for f in "$FUZZ"/seeds/*; do
