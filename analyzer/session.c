@@ -100,6 +100,8 @@ struct analyzer *session_new(struct tin *t, const struct session_opts *o)
 
 	a->info = m;
 	a->tep = tin_tep(t);
+	if (m->rejected)
+		vw_warn("corrupt event formats, their events are ignored: %s", m->rejected);
 	a->ncpus = m->cpus;
 	for (int i = 0; i < m->buffers[m->selected].ncpus; i++)
 		a->ncpus = MAX(a->ncpus, (int)m->buffers[m->selected].secs[i].cpu + 1);

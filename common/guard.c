@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,7 +30,7 @@ static void __attribute__((noreturn)) child(int (*fn)(void *), void *arg, int wf
 {
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
-	if (null >= 0)
+	if (null >= 0 && !getenv("VMWAIT_GUARD_STDERR"))
 		dup2(null, STDERR_FILENO);
 	progress_fd = wfd;
 	_exit(fn(arg) ? 1 : 0);
@@ -44,7 +45,7 @@ static uint64_t now_ms(void)
 }
 
 /* Read progress values until the child closes its end or @deadline passes. */
-static bool drain(int rfd, long *last, uint64_t deadline)
+static bool drain(int rfd, long *last, uint64_t deadline, void (*seen)(long, void *), void *ctx)
 {
 	struct pollfd p = { .fd = rfd, .events = POLLIN };
 	long v;
@@ -63,8 +64,11 @@ static bool drain(int rfd, long *last, uint64_t deadline)
 		if (!p.revents)
 			continue;
 		n = read(rfd, &v, sizeof(v));
-		if (n == (ssize_t)sizeof(v))
+		if (n == (ssize_t)sizeof(v)) {
 			*last = v;
+			if (seen)
+				seen(v, ctx);
+		}
 		else if (n == 0)
 			return true;
 		else if (n < 0 && errno != EINTR)
@@ -74,6 +78,12 @@ static bool drain(int rfd, long *last, uint64_t deadline)
 
 int guard_run(int (*fn)(void *arg), void *arg, unsigned int timeout_s,
 	      long *last, const char **why)
+{
+	return guard_run_seen(fn, arg, timeout_s, NULL, NULL, last, why);
+}
+
+int guard_run_seen(int (*fn)(void *arg), void *arg, unsigned int timeout_s,
+		   void (*seen)(long v, void *ctx), void *ctx, long *last, const char **why)
 {
 	static char sigbuf[48];
 	int pfd[2], status;
@@ -96,7 +106,7 @@ int guard_run(int (*fn)(void *arg), void *arg, unsigned int timeout_s,
 		child(fn, arg, pfd[1]);
 	}
 	close(pfd[1]);
-	done = drain(pfd[0], last, now_ms() + timeout_s * 1000ULL);
+	done = drain(pfd[0], last, now_ms() + timeout_s * 1000ULL, seen, ctx);
 	close(pfd[0]);
 	if (!done)
 		kill(pid, SIGKILL);

@@ -22,6 +22,10 @@
 int guard_run(int (*fn)(void *arg), void *arg, unsigned int timeout_s,
 	      long *last, const char **why);
 
+/* Also pass every progress value the child reported to @seen(@v, @ctx). */
+int guard_run_seen(int (*fn)(void *arg), void *arg, unsigned int timeout_s,
+		   void (*seen)(long v, void *ctx), void *ctx, long *last, const char **why);
+
 /* In the child: report progress @v to the parent (no-op in the parent). */
 void guard_progress(long v);
 

@@ -609,6 +609,7 @@ static void meta_free(struct tin_meta *m)
 	free(m->tracecmd_version);
 	free(m->clock);
 	free(m->cpustats);
+	free(m->rejected);
 }
 
 void tin_close(struct tin *t)

@@ -90,6 +90,7 @@ struct tin_meta {
 		int id;
 	} *formats;
 	int nformats;
+	char *rejected;			/* "sys:event, ..." libtraceevent refused, or NULL */
 };
 
 /* Open @path; NULL on error with the message in @err (@errlen bytes). */

@@ -121,9 +121,12 @@ int tin_stream_init(struct tin *t, struct tin_stream *s, const struct tin_cpu_se
 	s->done = !s->size;
 	if (!compressed || s->done)
 		return 0;
-	if (s->size < 4 || tin_pread(t, b, 4, s->off, "chunk count"))
-		return tin_fail(t, "corrupt: CPU %d data at offset %llu has no chunk count",
-				s->cpu, (unsigned long long)s->off);
+	if (s->size < 4 || tin_pread(t, b, 4, s->off, "chunk count")) {
+		tin_fail(t, "corrupt: CPU %d data at offset %llu has no chunk count", s->cpu,
+			 (unsigned long long)s->off);
+		tin_stream_free(s);
+		return -1;
+	}
 	s->chunks_left = tin_u32(t, b);
 	s->pos = 4;
 	/*
@@ -131,10 +134,13 @@ int tin_stream_init(struct tin *t, struct tin_stream *s, const struct tin_cpu_se
 	 * chunks are bounded by the file, not by the recorded size.
 	 */
 	s->size = t->m.file_size - s->off;
-	if ((uint64_t)s->chunks_left > (s->size - 4) / 8)
-		return tin_fail(t, "corrupt: CPU %d data at offset %llu claims %u chunks in %llu "
-				"bytes", s->cpu, (unsigned long long)s->off, s->chunks_left,
-				(unsigned long long)s->size);
+	if ((uint64_t)s->chunks_left > (s->size - 4) / 8) {
+		tin_fail(t, "corrupt: CPU %d data at offset %llu claims %u chunks in %llu bytes",
+			 s->cpu, (unsigned long long)s->off, s->chunks_left,
+			 (unsigned long long)s->size);
+		tin_stream_free(s);
+		return -1;
+	}
 	return 0;
 }
 

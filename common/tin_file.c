@@ -241,6 +241,7 @@ static int add_formats(struct cur *c, const char *system, uint32_t count)
 		return tin_fail(t, "corrupt: %u event formats of system %s (offset %llu)",
 				count, system, (unsigned long long)cur_where(c));
 	t->fmts = xrealloc(t->fmts, (t->nfmts + count) * sizeof(*t->fmts));
+	memset(t->fmts + t->nfmts, 0, count * sizeof(*t->fmts));
 	for (uint32_t i = 0; i < count; i++) {
 		struct fmt_blob *f = &t->fmts[t->nfmts];
 
@@ -439,6 +440,8 @@ static int open_section(struct tin *t, uint64_t off, uint16_t id, struct cur *c,
 	if (tin_pread(t, src, csize, off + 8, "compressed section") ||
 	    tin_uncompress(t, *mem, usize, src, csize)) {
 		free(src);
+		free(*mem);
+		*mem = NULL;
 		if (!t->err[0])
 			tin_fail(t, "corrupt: section %u at offset %llu does not decompress (%s)",
 				 id, (unsigned long long)off, t->m.compression);

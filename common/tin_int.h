@@ -2,6 +2,7 @@
 #ifndef VMWAIT_TIN_INT_H
 #define VMWAIT_TIN_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,6 +22,7 @@ struct blob {
 struct fmt_blob {
 	char *system;		/* "ftrace" for the ftrace formats */
 	struct blob b;
+	bool rejected;		/* libtraceevent refused it (in the guard's child) */
 };
 
 /* TIME_SHIFT samples of one CPU (guest files), sorted by time. */

@@ -70,10 +70,14 @@ static bool wanted(const struct tin *t, int i)
 	       t->opts.want_format(t->fmts[i].system, name);
 }
 
+#define REJECTED	(-1000)	/* progress: REJECTED - i, format i was rejected */
+
 /*
  * The same sequence of libtraceevent calls in the child and the parent.
  * Progress: -2 header page, format index, then -3 kallsyms, -4 printk,
- * -5 cmdlines.
+ * -5 cmdlines. The child also reports the formats libtraceevent rejects:
+ * the parent does not parse those (the library leaks what it allocated for
+ * a format it rejects).
  */
 static int parse_all(void *arg)
 {
@@ -85,12 +89,13 @@ static int parse_all(void *arg)
 				  t->m.long_size))
 		return -1;
 	for (int i = 0; i < t->nfmts; i++) {
-		if (!wanted(t, i))
+		if (!wanted(t, i) || t->fmts[i].rejected)
 			continue;
 		guard_progress(i);
 		/* a format libtraceevent rejects is skipped, as trace-cmd does */
-		tep_parse_event(tep, (const char *)t->fmts[i].b.buf, t->fmts[i].b.len,
-				t->fmts[i].system);
+		if (tep_parse_event(tep, (const char *)t->fmts[i].b.buf, t->fmts[i].b.len,
+				    t->fmts[i].system))
+			guard_progress(REJECTED - i);
 	}
 	if (t->opts.plugins && t->kallsyms.len) {
 		guard_progress(-3);
@@ -169,6 +174,14 @@ static int check_header_page(struct tin *t)
 	return 0;
 }
 
+static void child_said(long v, void *ctx)
+{
+	struct tin *t = ctx;
+
+	if (v <= REJECTED && REJECTED - v < t->nfmts)
+		t->fmts[REJECTED - v].rejected = true;
+}
+
 int tin_build_tep(struct tin *t)
 {
 	const char *why;
@@ -176,9 +189,23 @@ int tin_build_tep(struct tin *t)
 	int ret;
 
 	list_formats(t);
-	ret = guard_run(child_parse, t, 20, &where, &why);
+	ret = guard_run_seen(child_parse, t, 20, child_said, t, &where, &why);
+	if (ret > 0 && where <= REJECTED)
+		where = REJECTED - where;
 	if (ret > 0)
 		return guard_fail(t, where, why);
+	for (int i = 0; i < t->nfmts; i++) {
+		char name[128], *old = t->m.rejected;
+
+		if (!t->fmts[i].rejected)
+			continue;
+		if (!fmt_line((const char *)t->fmts[i].b.buf, "name", name, sizeof(name)))
+			snprintf(name, sizeof(name), "#%d", i);
+		if (asprintf(&t->m.rejected, "%s%s%s:%s", old ? old : "", old ? ", " : "",
+			     t->fmts[i].system, name) < 0)
+			t->m.rejected = NULL;
+		free(old);
+	}
 	/* ret < 0: no child could be started; parse in-process */
 	t->tep = new_tep(t);
 	if (!t->tep)
