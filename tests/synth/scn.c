@@ -114,12 +114,30 @@ static int get_dur(struct line *l, const char *k, uint64_t *out, uint64_t def)
 	return 0;
 }
 
+/* The thread @tid names now: the first declared with it that has not exited. */
 struct sthr *scn_thread(struct scn *s, int tid)
 {
+	struct sthr *last = NULL;
+
+	for (int i = 0; i < s->nr_thr; i++) {
+		if (s->thr[i].tid != tid)
+			continue;
+		if (!s->thr[i].gone)
+			return &s->thr[i];
+		last = &s->thr[i];
+	}
+	return last;
+}
+
+/* The last thread declared with @tid. */
+struct sthr *scn_thread_last(struct scn *s, int tid)
+{
+	struct sthr *last = NULL;
+
 	for (int i = 0; i < s->nr_thr; i++)
 		if (s->thr[i].tid == tid)
-			return &s->thr[i];
-	return NULL;
+			last = &s->thr[i];
+	return last;
 }
 
 struct svm *scn_vm(struct scn *s, int pid)
@@ -516,6 +534,7 @@ void scn_free(struct scn *s)
 	free(s->thr);
 	free(s->lost);
 	free(s->noise);
+	free(s->renames);
 	memset(s, 0, sizeof(*s));
 }
 

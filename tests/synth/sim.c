@@ -19,6 +19,7 @@
 #define ADDR_APIC_TIMER_FN	0xffffffffc0a1f2e0ULL
 #define ADDR_MARK_WRITE		0xffffffff812a4c10ULL
 #define ADDR_TICK_SCHED		0xffffffff8119a3d0ULL
+#define ADDR_PIT_TIMER_FN	0xffffffffc0a1f5a0ULL
 #define HRTIMER_BASE		0xffff888103c40000ULL
 
 enum phase {
@@ -42,7 +43,6 @@ struct vstate {
 	uint64_t seq;
 	bool in_guest, in_l2, blocked, done;
 	bool polling;		/* after a HLT exit, on its CPU (not blocked yet) */
-	bool tent_open;		/* light: woken from a sleep, no kvm:* record since */
 	bool msr_next;		/* random: the next episode is a TSC-deadline write */
 	uint64_t exit_ts, block_ts;
 	int inj_vec;		/* kvm_inj_virq before the next entry, -1 none */
@@ -90,12 +90,19 @@ struct sim {
 	bool light;
 	int err;
 	uint64_t rng;
+	bool *rec;		/* per format (fmt.ev): the trace records it */
+	bool *droppable;	/* per format: --drop may leave it out */
+	uint64_t drop_ppm;	/* --drop: share of records left out, per million */
+	uint64_t drop_rng;
+	uint64_t dropped;	/* records left out by --drop */
+	int gcpu;		/* CPU of the last timestamp given (equal stamps) */
 	/* noise actors ride in the heap as pseudo-vCPUs */
 	const struct sevent *e_entry, *e_exit, *e_uexit, *e_pio, *e_mmio, *e_wakeup,
 		*e_hpoll, *e_setirq, *e_msi, *e_ioapic, *e_pic, *e_accept, *e_apicv, *e_ipi,
 		*e_inj, *e_nenter, *e_nexit, *e_ninject, *e_nintr, *e_msr, *e_switch,
 		*e_waking, *e_wakeup2, *e_hrt_in, *e_hrt_out, *e_rq_issue, *e_rq_done,
-		*e_print, *e_irq_in, *e_irq_out, *e_newtask, *e_wakenew, *e_hvts, *e_wle;
+		*e_print, *e_irq_in, *e_irq_out, *e_newtask, *e_wakenew, *e_hvts, *e_wle,
+		*e_pexit;
 };
 
 /* ---- heap of actors by time ---- */
@@ -183,7 +190,18 @@ static bool in_loss(struct sim *m, int cpu, uint64_t ts)
 static bool heavy(struct sim *m, const struct sevent *ev)
 {
 	return ev == m->e_entry || ev == m->e_exit || ev == m->e_nexit || ev == m->e_pio ||
-	       ev == m->e_mmio || ev == m->e_hrt_out;
+	       ev == m->e_mmio || ev == m->e_hrt_out || !strcmp(ev->name, "kvm_fast_mmio");
+}
+
+/* --drop: leave this record out (seeded, apart from the simulation's own PRNG). */
+static bool drop_now(struct sim *m, const struct sevent *ev)
+{
+	if (!m->drop_ppm || !m->droppable[ev - m->fmt.ev] || !strcmp(ev->system, "ftrace"))
+		return false;
+	if (srand64(&m->drop_rng) % 1000000 >= m->drop_ppm)
+		return false;
+	m->dropped++;
+	return true;
 }
 
 static struct vstate *vstate_of(struct sim *m, int tid);
@@ -194,8 +212,13 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 	struct cpu *c = &m->cpus[cpu];
 	bool drop = false;
 
-	ts = MAX(ts, m->gclk + 1);
+	/* trace sameclock=1: a record pushed to the clock shares it with a lower CPU's */
+	if (m->s->sameclock && ts <= m->gclk && cpu > m->gcpu)
+		ts = m->gclk;
+	else
+		ts = MAX(ts, m->gclk + 1);
 	m->gclk = ts;
+	m->gcpu = cpu;
 	if (ts < m->s->start || (m->s->end && ts > m->s->end) || m->err ||
 	    (m->s->max_events && m->events >= m->s->max_events))
 		return ts;
@@ -212,8 +235,10 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 		    si->kind == SK_SWITCH && si->prev_pid == -c->drop_tid)
 			c->drop_tid = 0;
 	}
-	if (m->light && heavy(m, r->ev))
+	if (!m->rec[r->ev - m->fmt.ev])
 		return ts;	/* never recorded: not a lost event either */
+	if (!drop && drop_now(m, r->ev))
+		return ts;	/* --drop: silently missing, like a real file's gaps */
 	if (drop || in_loss(m, cpu, ts)) {
 		c->dropped++;
 		return ts;
@@ -226,13 +251,7 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 		c->dropped = 0;
 	}
 	srec_flags(r, c->ctxf | (c->resched ? TF_NEED_RESCHED : 0));
-	if (m->light && si->kind != SK_OTHER && si->kind != SK_SWITCH && si->kind != SK_WAKING &&
-	    si->kind != SK_WAKEUP && si->kind != SK_HALT_POLL) {
-		struct vstate *v = vstate_of(m, si->pid);
-
-		if (v)
-			v->tent_open = false;	/* its tentative halt is decided */
-	}
+	sinfo_decode(r, si);
 	if (spenc_add(&c->enc, ts + m->s->base, r->buf, r->len))
 		m->err = -1;
 	si->cpu = cpu;
@@ -265,7 +284,9 @@ static const char *comm_of(struct sim *m, int tid, int cpu, char *buf)
 }
 
 /* A plain record of @ev on @cpu by @pid; the simulator fills the rest. */
-#define REC(ev_, pid_) struct srec r; struct sinfo si = { .pid = (pid_) }; srec_init(&r, (ev_), (pid_))
+#define REC(ev_, pid_) struct srec r; \
+	struct sinfo si = { .pid = (pid_), .wake = { -1, -1, -1, -1 } }; \
+	srec_init(&r, (ev_), (pid_))
 
 /* Records on @cpu run in a context with these common_flags until irq_off(). */
 static uint8_t irq_on(struct sim *m, int cpu, uint8_t flags)
@@ -300,11 +321,8 @@ static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long pr
 	/* __schedule(): IRQs off, need_resched cleared before the tracepoint */
 	srec_flags(&r, TF_IRQS_OFF);
 	m->cpus[cpu].resched = false;
-	if (pv) {
+	if (pv)
 		pv->ctx_dirty = false;	/* the analyzer's context restarts here */
-		if (prev_state & 0xff)
-			pv->tent_open = false;	/* a new tentative halt starts */
-	}
 	srec_str(&r, "prev_comm", comm_of(m, prev, cpu, b1));
 	srec_set(&r, "prev_pid", prev);
 	srec_set(&r, "prev_prio", 120);
@@ -315,8 +333,6 @@ static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long pr
 	si.kind = SK_SWITCH;
 	si.prev_pid = prev;
 	si.next_pid = next;
-	si.prev_runnable = !(prev_state & 0xff);
-	si.next_comm = comm_of(m, next, cpu, b2);
 	m->cpus[cpu].curr = next;
 	return emit(m, cpu, ts, &r, &si);
 }
@@ -697,15 +713,6 @@ static void after_hlt_exit(struct sim *m, struct vstate *v, uint64_t t)
 		t = ev_hv_timer(m, v, t + GAP, false, 0);
 	v->blocked = false;
 	v->polling = true;
-	/*
-	 * Light: the tentative halt of a sleep still waits for its next kvm:*
-	 * event; a polled halt's kvm_vcpu_wakeup would confirm that sleep as a
-	 * halt (README), one with no wake reason to check. This one blocks.
-	 */
-	if (v->tent_open && e->poll == PL_SUCCESS && e->wake != WK_NONE)
-		v->cur.poll = PL_NONE;
-	if (v->tent_open && e->poll == PL_BLOCK && e->pollns >= e->idle)
-		v->cur.pollns = e->idle / 2;
 	v->wake_cpu = e->cpu >= 0 ? e->cpu : v->cpu;
 	if (e->wake == WK_DISK && v->vm->io) {
 		uint64_t u = helper_in(m, v->vm->io, t + 2000, TF_IRQ);
@@ -1304,7 +1311,6 @@ static void do_sleep_wake(struct sim *m, struct vstate *v, uint64_t t)
 
 	t = ev_wake(m, v->cpu, t, m->cpus[v->cpu].curr, v->th->tid, v->cpu, NULL, false);
 	irq_off(m, v->cpu, old);
-	v->tent_open = m->light;
 	schedule(m, v, t + SWITCH_LAT, PH_SLEEP_IN);
 }
 
@@ -1926,6 +1932,7 @@ static int load_formats(struct sim *m)
 	m->e_wakenew = need(m, "sched_wakeup_new", false);
 	m->e_hvts = need(m, "kvm_hv_timer_state", true);
 	m->e_wle = need(m, "kvm_wait_lapic_expire", true);
+	m->e_pexit = need(m, "sched_process_exit", false);
 	return m->err;
 }
 
@@ -1948,6 +1955,8 @@ static int write_metadata(struct sim *m)
 	for (int i = 0; i < m->fmt.nr_ev; i++) {
 		struct sevent *ev = &m->fmt.ev[i];
 
+		if (!m->rec[i])
+			continue;	/* not recorded: its format is not in the file */
 		if (!strcmp(ev->system, "ftrace"))
 			ret |= tdat_add_ftrace_format(w, ev->text, ev->len);
 		else
@@ -1955,12 +1964,88 @@ static int write_metadata(struct sim *m)
 	}
 	ret |= tdat_set_kallsyms(w, kallsyms, strlen(kallsyms));
 	sbuf_addf(&sb, "%d vmwait\n", REC_PID);
-	for (int i = 0; i < m->s->nr_thr; i++)
-		sbuf_addf(&sb, "%d %s\n", m->s->thr[i].tid, m->s->thr[i].comm);
+	truth_cmdline(m->truth, REC_PID, "vmwait");
+	for (int i = 0; i < m->s->nr_thr; i++) {
+		struct sthr *th = &m->s->thr[i];
+		const char *comm = th->last_comm[0] ? th->last_comm : th->comm;
+
+		/* one entry per tid, its last name (as the kernel's saved_cmdlines keeps) */
+		if (scn_thread_last(m->s, th->tid) != th)
+			continue;
+		sbuf_addf(&sb, "%d %s\n", th->tid, comm);
+		truth_cmdline(m->truth, th->tid, comm);
+	}
 	ret |= tdat_set_cmdlines(w, sb.buf, sb.len);
 	sbuf_free(&sb);
 	ret |= tdat_set_clock(w, "local");
 	return ret;
+}
+
+/* Is @ev in the comma-separated @list ("name" or "system:name")? */
+static bool in_list(const char *list, const struct sevent *ev)
+{
+	const char *p = list;
+	size_t n = strlen(ev->name), sn = strlen(ev->system);
+
+	while (p && *p) {
+		size_t len = strcspn(p, ",");
+
+		if ((len == n && !strncmp(p, ev->name, n)) ||
+		    (len == sn + 1 + n && !strncmp(p, ev->system, sn) && p[sn] == ':' &&
+		     !strncmp(p + sn + 1, ev->name, n)))
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+/*
+ * The events a recording holds (README, Evidence: their formats are in the
+ * file): a profile, or --events-only; ftrace's own formats always.
+ */
+static const char *const profiles[][2] = {
+	{ "full", NULL },
+	{ "exits", "kvm_entry,kvm_exit" },
+	{ "nosched", "-sched_switch,sched_waking,sched_wakeup,sched_wakeup_new,"
+		     "sched_process_exit" },
+	{ "noirq", "-irq_handler_entry,irq_handler_exit,hrtimer_expire_entry,"
+		   "hrtimer_expire_exit,kvm_apic_accept_irq,kvm_apicv_accept_irq,kvm_inj_virq,"
+		   "kvm_msi_set_irq,kvm_set_irq,kvm_ioapic_set_irq,kvm_pic_set_irq,kvm_apic_ipi" },
+	{ "sched", "-kvm_vcpu_wakeup" },
+	{ "light", NULL },
+};
+
+static int record_set(struct sim *m)
+{
+	const char *list = m->o->events;
+	bool light = m->light;
+
+	if (m->o->profile) {
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(profiles); i++)
+			if (!strcmp(m->o->profile, profiles[i][0]))
+				break;
+		if (i == ARRAY_SIZE(profiles)) {
+			vw_err("synth: unknown profile '%s' (full, exits, nosched, noirq, sched, light)",
+			       m->o->profile);
+			return -1;
+		}
+		list = profiles[i][1];
+		light = m->light = m->light || !strcmp(m->o->profile, "light");
+	}
+	m->rec = xcalloc(m->fmt.nr_ev, sizeof(*m->rec));
+	m->droppable = xcalloc(m->fmt.nr_ev, sizeof(*m->droppable));
+	for (int i = 0; i < m->fmt.nr_ev; i++) {
+		const struct sevent *ev = &m->fmt.ev[i];
+		bool in = !list || (list[0] == '-' ? !in_list(list + 1, ev) : in_list(list, ev));
+
+		m->rec[i] = !strcmp(ev->system, "ftrace") || (in && !(light && heavy(m, ev)));
+		m->droppable[i] = !m->o->drop_events || in_list(m->o->drop_events, ev);
+	}
+	m->drop_ppm = (uint64_t)(m->o->drop * 1000000.0 + 0.5);
+	m->drop_rng = m->o->drop_seed * 0x9e3779b97f4a7c15ULL + 0x5bd1e995;
+	return 0;
 }
 
 static int setup(struct sim *m)
@@ -1973,8 +2058,15 @@ static int setup(struct sim *m)
 		.ncpus = (unsigned int)s->ncpus,
 	};
 
-	if (load_formats(m))
+	if (load_formats(m) || record_set(m))
 		return -1;
+	m->res.file = xstrdup(m->o->out);
+	m->res.cpus = s->ncpus;
+	m->truth = truth_new(&m->res, &m->fmt, m->rec);
+	truth_timer_fn(m->truth, ADDR_APIC_TIMER_FN, TS_LAPIC);
+	truth_timer_fn(m->truth, ADDR_PIT_TIMER_FN, TS_PIT);
+	/* the physical wake reasons hold where every event is recorded and kept */
+	truth_check_physical(m->truth, !m->o->events && !m->o->profile && !m->drop_ppm);
 	m->w = tdat_create(m->o->out, &to);
 	if (!m->w) {
 		vw_err("synth: cannot create %s: %s", m->o->out, strerror(errno));
@@ -1988,29 +2080,6 @@ static int setup(struct sim *m)
 	for (int i = 0; i < s->ncpus; i++) {
 		spenc_init(&m->cpus[i].enc, i, s->page_size, page_sink, m->w);
 		m->cpus[i].owner = -1;
-	}
-	m->res.file = xstrdup(m->o->out);
-	m->res.cpus = s->ncpus;
-	m->truth = truth_new(&m->res, &m->fmt);
-	/*
-	 * Without markers no rule of the README gives the VMM's own tgid (the
-	 * creator of the vCPU threads is not known to be a group leader), so
-	 * its vCPUs land in the VM of pid -1, which has no name ("?").
-	 */
-	if (s->no_markers)
-		truth_vm(m->truth, -1, "?");
-	for (int i = 0; i < s->nr_vms && !s->no_markers; i++)
-		truth_vm(m->truth, s->vms[i].pid, s->vms[i].name);
-	truth_thread(m->truth, REC_PID, -1, -1, "vmwait");
-	for (int i = 0; i < s->nr_thr; i++) {
-		struct sthr *t = &s->thr[i];
-		int vcpu = -1;
-
-		for (int j = 0; j < s->nr_vcpus; j++)
-			if (s->vcpus[j].tid == t->tid)
-				vcpu = s->vcpus[j].id;
-		truth_thread(m->truth, t->tid, t->kind == TK_HOST ? -1 :
-			     s->no_markers && t->kind != TK_VHOST ? -1 : t->tgid, vcpu, t->comm);
 	}
 	return 0;
 }
@@ -2144,6 +2213,8 @@ out:
 	res_free(&m.res);
 	sfmt_free(&m.fmt);
 	free(m.cpus);
+	free(m.rec);
+	free(m.droppable);
 	free(m.vs);
 	free(m.heap);
 	return ret;

@@ -42,10 +42,15 @@ struct sep {
 
 struct sthr {
 	int tid, tgid;
-	char comm[16];
+	char comm[16];		/* its name now (renames change it) */
+	char last_comm[16];	/* its name at the end (saved_cmdlines), "" if never renamed */
 	enum th_kind kind;
 	int cpu;		/* home CPU (vCPU: initial) */
+	bool gone;		/* exited: its tid names the next thread declared with it */
 };
+
+/* A thread renamed mid-trace (prctl(PR_SET_NAME)/pthread_setname_np). */
+struct srename { int tid; uint64_t at; char comm[16]; };
 
 struct svm {
 	int pid;
@@ -79,6 +84,9 @@ struct scn {
 	uint64_t start, end;	/* end 0: when every vCPU is done */
 	int rec_cpu;
 	bool no_markers;	/* a trace-cmd recording: no vmwait markers */
+	bool sameclock;		/* records pushed to the clock may share a timestamp */
+	struct srename *renames;
+	int nr_renames;
 	struct svm *vms;
 	int nr_vms;
 	struct sthr *thr;
@@ -115,6 +123,7 @@ int scn_parse(struct scn *s, const char *path);
 int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel);
 void scn_free(struct scn *s);
 struct sthr *scn_thread(struct scn *s, int tid);
+struct sthr *scn_thread_last(struct scn *s, int tid);
 struct svm *scn_vm(struct scn *s, int pid);
 
 struct sim_opts {
@@ -124,6 +133,12 @@ struct sim_opts {
 	int version;		/* trace.dat 6 or 7 */
 	enum tdat_compress compress;	/* v7 only */
 	bool light;		/* --light: leave out the per-exit events */
+	const char *profile;	/* --profile: exits, nosched, noirq, sched, light, full */
+	const char *events;	/* --events-only: the events recorded (NULL: all) */
+	double drop;		/* --drop: share of records left out at random */
+	uint64_t drop_seed;
+	const char *drop_events;	/* --drop-events: only these may be left out */
+	bool no_losses;		/* --no-losses: the random mode loses nothing */
 };
 
 
