@@ -677,11 +677,11 @@ void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
 	if (e->kind == SK_SWITCH) {
 		on_switch(t, e, ts, prev, next);
 	} else {
-		ctx_push(t, e);
+		ctx_push(t, e, ts);
 		if (self)
 			on_self(t, self, e, ts);
 		if (e->kind == SK_ACCEPT)
-			poll_accept(t, e);
+			poll_accept(t, e, ts);
 		if (w)
 			on_woken(t, w, e, ts);
 		on_other(t, self, e, ts);

@@ -116,6 +116,7 @@ struct centry {
 	int pid;
 	uint32_t seg;
 	int a, vec;		/* accept: apicid, vector; msi/ioapic: -/pin, vector; ... */
+	uint64_t ts;
 };
 
 struct tcpu {
@@ -191,11 +192,11 @@ enum { EXIT_CLOSED, EXIT_OPEN, EXIT_UNPAIRED };
 
 /* truth_wake.c */
 void wev_reset(struct wev *w);
-void ctx_push(struct struth *t, const struct sinfo *e);
+void ctx_push(struct struth *t, const struct sinfo *e, uint64_t ts);
 void ctx_clear(struct tcpu *c);
 void bracket_close(struct tcpu *c);
 void capture_waker(struct struth *t, struct tthread *th, struct wev *w, const struct sinfo *e);
-void poll_accept(struct struth *t, const struct sinfo *e);
+void poll_accept(struct struth *t, const struct sinfo *e, uint64_t ts);
 void poll_hrtimer(struct struth *t, struct tthread *th, int src);
 void post_close(struct struth *t, struct tthread *th);
 void halt_waited(struct struth *t, struct tthread *th, const struct wev *w,

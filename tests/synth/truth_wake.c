@@ -42,7 +42,7 @@ void bracket_close(struct tcpu *c)
 	c->hrt_src = -1;
 }
 
-void ctx_push(struct struth *t, const struct sinfo *e)
+void ctx_push(struct struth *t, const struct sinfo *e, uint64_t ts)
 {
 	struct tcpu *c;
 	struct centry *x;
@@ -61,17 +61,26 @@ void ctx_push(struct struth *t, const struct sinfo *e)
 	x->seg = c->seg;
 	x->a = e->kind == SK_ACCEPT ? e->apicid : e->gsi;
 	x->vec = e->vec;
+	x->ts = ts;
 }
 
-/* Merge the entries by @pid in @cpu's context (its current bracket) into @w for @th. */
-static void scan_context(struct struth *t, struct tthread *th, struct wev *w, int pid, int cpu)
+/*
+ * Merge the entries by @pid in @cpu's context (its current bracket, from
+ * @since on) into @w for @th.
+ */
+static void scan_context(struct struth *t, struct tthread *th, struct wev *w, int pid, int cpu,
+			 uint64_t since)
 {
 	struct tcpu *c = cpu_get(t, cpu);
 
-	for (int i = 0; i < c->nent; i++) {
+	int i0 = getenv("SYNTH_MIMIC_CTX") && c->nent > 8 ? c->nent - 8 : 0;
+
+	if (getenv("SYNTH_MIMIC_CTX"))
+		since = 0;
+	for (int i = i0; i < c->nent; i++) {
 		struct centry *x = &c->ent[i];
 
-		if (x->pid != pid || x->seg != c->seg)
+		if (x->pid != pid || x->seg != c->seg || x->ts < since)
 			continue;
 		switch (x->kind) {
 		case SK_ACCEPT:
@@ -118,7 +127,7 @@ void capture_waker(struct struth *t, struct tthread *th, struct wev *w, const st
 		w->timer_fn = true;
 		w->timer_src = c->hrt_src;
 	}
-	scan_context(t, th, w, e->pid, e->cpu);
+	scan_context(t, th, w, e->pid, e->cpu, 0);
 	/* in interrupt context the task on the CPU is not the waker */
 	if (!(e->flags & (TF_HARDIRQ | TF_SOFTIRQ)) && !in_hrt && e->pid > 0)
 		w->waker = thr_find(t, e->pid);
@@ -132,9 +141,10 @@ static bool same_vm(const struct tthread *a, const struct tthread *b)
 /*
  * kvm_apic_accept_irq @e: halt-poll evidence for every halted vCPU of the
  * sender's VM with that vcpu id (of unknown VM only while the vCPU's VM is
- * unknown too), the first of its halt.
+ * unknown too), the first of its halt; with the sender's routing events
+ * while it is halted (README: "the same events ... while it is halted").
  */
-void poll_accept(struct struth *t, const struct sinfo *e)
+void poll_accept(struct struth *t, const struct sinfo *e, uint64_t ts)
 {
 	struct tthread *s = thr_find(t, e->pid);
 	int tgid = s ? s->tgid : -1;
@@ -142,13 +152,15 @@ void poll_accept(struct struth *t, const struct sinfo *e)
 	for (int i = 0; i < t->nr_list; i++) {
 		struct tthread *th = t->list[i];
 
-		if (!th->live || !th->halt_open || th->ctx != C_HALTED || th->hev.set ||
+		if ((getenv("SYNTH_NOSELF") && th->tid == e->pid) || !th->live || !th->halt_open || th->ctx != C_HALTED || th->hev.set ||
 		    th->vcpu < 0 || th->vcpu != e->apicid || e->pid <= 0)
 			continue;
-		if (th->tgid >= 0 ? tgid != th->tgid : tgid >= 0)
+		/* a sender of unknown VM only for a vCPU of unknown VM */
+		if (th->tgid >= 0 && tgid != th->tgid)
 			continue;
 		th->hev.set = true;
-		scan_context(t, th, &th->hev, e->pid, e->cpu);
+		scan_context(t, th, &th->hev, e->pid, e->cpu, th->halt_start);
+		(void)ts;
 		th->hev.vec = e->vec;
 		if (!(e->flags & (TF_HARDIRQ | TF_SOFTIRQ)) &&
 		    !(cpu_get(t, e->cpu)->hrt_open && cpu_get(t, e->cpu)->hrt_pid == e->pid))
@@ -282,8 +294,11 @@ void post_close(struct struth *t, struct tthread *th)
 	if (th->pw_phys.reason != SW_DERIVE)
 		check_phys(t, th, &v, &th->pw_phys);
 	if (t->debug)
-		fprintf(stderr, "synth: wait tid=%d ns=%llu %s vec %d\n", th->tid,
-			(unsigned long long)th->pw_ns, vw_reason_names[v.reason], v.vec);
+		fprintf(stderr, "synth: wait tid=%d ns=%llu %s vec %d (fn %d ipi %d routed %d "
+			"ctx vec %d routed %d post %d/%d waker %d)\n", th->tid,
+			(unsigned long long)th->pw_ns, vw_reason_names[v.reason], v.vec,
+			th->pw.timer_fn, th->pw.ipi, th->pw.routed, th->pw.vec, th->pw.routed_vec,
+			th->pw.post_accept, th->pw.post_inj, th->pw.waker ? th->pw.waker->tid : -1);
 	add_wait(th->acc.res, &v, th->pw_ns);
 	if (th->pw_l2)
 		add_wait(th->pw_l2->acc.res, &v, th->pw_ns);
