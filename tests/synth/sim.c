@@ -25,7 +25,7 @@
 enum phase {
 	PH_START, PH_GUEST_END, PH_NEXT, PH_BLOCK, PH_WAKE, PH_SWITCHIN, PH_RESUME,
 	PH_UNPREEMPT, PH_SPAWN, PH_SLEEP, PH_SLEEP_WAKE, PH_SLEEP_IN, PH_WOKEN_PREEMPT,
-	PH_WOKEN_BACK, PH_PTIMER, PH_DONE,
+	PH_WOKEN_BACK, PH_PTIMER, PH_QUIT, PH_DONE,
 };
 
 struct vstate {
@@ -42,6 +42,7 @@ struct vstate {
 	int heap;		/* position in the heap, -1 if not queued */
 	uint64_t seq;
 	bool in_guest, in_l2, blocked, done;
+	bool alive;		/* its thread exists (spawned, not exited) */
 	bool polling;		/* after a HLT exit, on its CPU (not blocked yet) */
 	bool msr_next;		/* random: the next episode is a TSC-deadline write */
 	uint64_t exit_ts, block_ts;
@@ -193,6 +194,20 @@ static bool heavy(struct sim *m, const struct sevent *ev)
 	       ev == m->e_mmio || ev == m->e_hrt_out || !strcmp(ev->name, "kvm_fast_mmio");
 }
 
+/* A scenario's "miss": this record, the nth of its event naming the thread, is not written. */
+static bool missed(struct sim *m, const struct srec *r, const struct sinfo *si)
+{
+	for (int i = 0; i < m->s->nr_miss; i++) {
+		struct smiss *x = &m->s->miss[i];
+		int who = si->kind == SK_SWITCH ? si->prev_pid :
+			  si->kind == SK_WAKING || si->kind == SK_WAKEUP ? si->wpid : si->pid;
+
+		if (who == x->tid && !strcmp(r->ev->name, x->event) && ++x->seen == x->nth)
+			return true;
+	}
+	return false;
+}
+
 /* --drop: leave this record out (seeded, apart from the simulation's own PRNG). */
 static bool drop_now(struct sim *m, const struct sevent *ev)
 {
@@ -237,8 +252,8 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 	}
 	if (!m->rec[r->ev - m->fmt.ev])
 		return ts;	/* never recorded: not a lost event either */
-	if (!drop && drop_now(m, r->ev))
-		return ts;	/* --drop: silently missing, like a real file's gaps */
+	if (!drop && (drop_now(m, r->ev) || missed(m, r, si)))
+		return ts;	/* --drop, miss: silently missing, like a real file's gaps */
 	if (drop || in_loss(m, cpu, ts)) {
 		c->dropped++;
 		return ts;
@@ -302,12 +317,20 @@ static void irq_off(struct sim *m, int cpu, uint8_t old)
 	m->cpus[cpu].ctxf = old;
 }
 
+/* The vCPU whose thread @tid names now (the live one where a tid is reused). */
 static struct vstate *vstate_of(struct sim *m, int tid)
 {
-	for (int i = 0; i < m->nr_vs; i++)
-		if (m->vs[i].th && m->vs[i].th->tid == tid)
+	struct vstate *any = NULL;
+
+	for (int i = 0; i < m->nr_vs; i++) {
+		if (!m->vs[i].th || m->vs[i].th->tid != tid)
+			continue;
+		if (m->vs[i].alive)
 			return &m->vs[i];
-	return NULL;
+		if (!any)
+			any = &m->vs[i];
+	}
+	return any;
 }
 
 static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long prev_state)
@@ -385,13 +408,29 @@ static uint64_t ev_entry(struct sim *m, struct vstate *v, uint64_t ts, uint32_t 
 	return emit(m, v->cpu, ts, &r, &si);
 }
 
+/*
+ * Where the guest kernel halts (native_safe_halt) at its KASLR slide: the
+ * same for every vCPU of a VM; an L2 guest has a kernel of its own.
+ */
+static uint64_t hlt_rip(const struct vstate *v)
+{
+	uint64_t slide = v->vm->slide;
+
+	if (v->in_l2)
+		slide = (slide + 0x3a00000) & 0x3fe00000;
+	return 0xffffffff81000000ULL + slide + 0x1c2f4e;
+}
+
 static void fill_exit(struct srec *r, struct vstate *v, uint32_t code, uint64_t info1,
 		      uint32_t intr)
 {
+	uint64_t r1 = guest_rip(v), r2 = guest_rip(v);
+	bool hlt = code == (v->vm->isa == 1 ? 12u : 0x78u);
+
 	srec_set(r, "exit_reason", code);
 	srec_set(r, "exit_code", code);
-	srec_set(r, "guest_rip", guest_rip(v));
-	srec_set(r, "rip", guest_rip(v));
+	srec_set(r, "guest_rip", hlt ? hlt_rip(v) : r1);
+	srec_set(r, "rip", hlt ? hlt_rip(v) : r2);
 	srec_set(r, "isa", (uint64_t)v->vm->isa);
 	srec_set(r, "info1", info1);
 	srec_set(r, "exit_info1", info1);
@@ -1448,6 +1487,15 @@ static void do_guest_end(struct sim *m, struct vstate *v, uint64_t t)
 		}
 		schedule(m, v, t + e->hyp, PH_SLEEP);
 		break;
+	case EP_QUIT: {
+		uint64_t vals_[] = { 1, 0x604, 2, 1, 0x2000 };
+
+		/* ACPI power-off: outw to the PM1a control port, handled by the VMM */
+		t = ev_exit(m, v, t, code_of(v, 30, 0x7b), 0x6040000, 0);
+		KVM(m, v, v->cpu, v->th->tid, t + GAP, m->e_pio, SK_KVM_OTHER,
+		    "rw", "port", "size", "count", "val");
+		goto userspace;
+	}
 	case EP_L2ENTER:
 		do_l2enter(m, v, t);
 		break;
@@ -1473,7 +1521,7 @@ userspace:
 		si.kind = SK_USEREXIT;
 		t = emit(m, v->cpu, t + e->hyp, &r, &si);
 	}
-	schedule(m, v, t + e->vmm, PH_NEXT);
+	schedule(m, v, t + e->vmm, e->kind == EP_QUIT ? PH_QUIT : PH_NEXT);
 }
 
 /* The VMM main thread creates the vCPU thread (clone with CLONE_THREAD). */
@@ -1508,6 +1556,8 @@ static void do_spawn(struct sim *m, struct vstate *v, uint64_t t)
 	}
 	helper_out(m, main_tid, t);
 	busy_cpu(m, v->cpu, "a new vCPU thread");
+	v->alive = true;
+	m->cpus[v->cpu].owner = v->idx;
 	t = ev_switch(m, v->cpu, t + SWITCH_LAT, v->th->tid, 0);
 	schedule(m, v, MAX(v->v->at, t + 1000), PH_START);
 }
@@ -1545,6 +1595,32 @@ static void do_ptimer(struct sim *m, struct vstate *v, uint64_t t)
 	irq_off(m, cpu, old);
 out:
 	schedule(m, v, MAX(end, t + GAP), PH_GUEST_END);
+}
+
+/*
+ * The vCPU thread exits (the VMM stops its vCPUs): sched_process_exit, then
+ * its last switch-out, in state X (EXIT_DEAD: a thread is reaped at once).
+ * Its tid names the next thread declared with it.
+ */
+static void do_quit(struct sim *m, struct vstate *v, uint64_t t)
+{
+	char b[16];
+
+	{
+		REC(m->e_pexit, v->th->tid);
+
+		srec_str(&r, "comm", comm_of(m, v->th->tid, v->cpu, b));
+		srec_set(&r, "pid", v->th->tid);
+		srec_set(&r, "prio", 120);
+		srec_set(&r, "group_dead", 0);
+		t = emit(m, v->cpu, t, &r, &si) + GAP;
+	}
+	ev_switch(m, v->cpu, t, 0, 0x10);
+	v->th->gone = true;
+	v->alive = false;
+	v->done = true;
+	if (m->cpus[v->cpu].owner == v->idx)
+		m->cpus[v->cpu].owner = -1;
 }
 
 static void vcpu_step(struct sim *m, struct vstate *v)
@@ -1596,6 +1672,9 @@ static void vcpu_step(struct sim *m, struct vstate *v)
 		break;
 	case PH_PTIMER:
 		do_ptimer(m, v, t);
+		break;
+	case PH_QUIT:
+		do_quit(m, v, t);
 		break;
 	default:
 		break;
@@ -1665,8 +1744,8 @@ static void recorder_step(struct sim *m, uint64_t t)
 		for (int j = 0; j < m->s->nr_thr; j++) {
 			struct sthr *th = &m->s->thr[j];
 
-			if (th->tgid != vm->pid)
-				continue;
+			if (th->tgid != vm->pid || scn_thread(m->s, th->tid) != th)
+				continue;	/* a reused tid: the recorder saw the first */
 			snprintf(buf, sizeof(buf), "vmwait: task tid=%d tgid=%d comm=%s",
 				 th->tid, th->tgid, th->comm);
 			t = marker(m, t, buf) + GAP;
@@ -2017,22 +2096,23 @@ static const char *const profiles[][2] = {
 
 static int record_set(struct sim *m)
 {
-	const char *list = m->o->events;
+	const char *list = m->o->events ? m->o->events : m->s->events;
+	const char *profile = m->o->profile ? m->o->profile : m->s->profile;
 	bool light = m->light;
 
-	if (m->o->profile) {
+	if (profile && !m->o->events) {
 		size_t i;
 
 		for (i = 0; i < ARRAY_SIZE(profiles); i++)
-			if (!strcmp(m->o->profile, profiles[i][0]))
+			if (!strcmp(profile, profiles[i][0]))
 				break;
 		if (i == ARRAY_SIZE(profiles)) {
 			vw_err("synth: unknown profile '%s' (full, exits, nosched, noirq, sched, light)",
-			       m->o->profile);
+			       profile);
 			return -1;
 		}
 		list = profiles[i][1];
-		light = m->light = m->light || !strcmp(m->o->profile, "light");
+		light = m->light = m->light || !strcmp(profile, "light");
 	}
 	m->rec = xcalloc(m->fmt.nr_ev, sizeof(*m->rec));
 	m->droppable = xcalloc(m->fmt.nr_ev, sizeof(*m->droppable));
@@ -2066,7 +2146,9 @@ static int setup(struct sim *m)
 	truth_timer_fn(m->truth, ADDR_APIC_TIMER_FN, TS_LAPIC);
 	truth_timer_fn(m->truth, ADDR_PIT_TIMER_FN, TS_PIT);
 	/* the physical wake reasons hold where every event is recorded and kept */
-	truth_check_physical(m->truth, !m->o->events && !m->o->profile && !m->drop_ppm);
+	truth_check_physical(m->truth, !m->o->events && !m->s->events && !m->drop_ppm &&
+			     (!m->o->profile || !strcmp(m->o->profile, "full")) &&
+			     (!m->s->profile || !strcmp(m->s->profile, "full")));
 	m->w = tdat_create(m->o->out, &to);
 	if (!m->w) {
 		vw_err("synth: cannot create %s: %s", m->o->out, strerror(errno));
@@ -2096,7 +2178,7 @@ static void make_actors(struct sim *m)
 		struct vstate *v = &m->vs[i];
 
 		v->v = &s->vcpus[i];
-		v->th = scn_thread(s, v->v->tid);
+		v->th = &s->thr[v->v->thr];
 		v->vm = &s->vms[v->v->vm];
 		v->idx = i;
 		v->cpu = v->v->cpu;
@@ -2104,10 +2186,12 @@ static void make_actors(struct sim *m)
 		v->inj_vec = -1;
 		v->rng = s->seed * 1000003 + (uint64_t)v->v->tid;
 		if (v->v->spawn) {
-			m->cpus[v->cpu].owner = i;
+			if (!m->cpus[v->cpu].curr)
+				m->cpus[v->cpu].owner = i;
 			schedule(m, v, v->v->spawn, PH_SPAWN);
 			continue;
 		}
+		v->alive = true;
 		m->cpus[v->cpu].curr = v->th->tid;
 		m->cpus[v->cpu].owner = i;
 		schedule(m, v, v->v->at, PH_START);
@@ -2124,6 +2208,22 @@ static void make_actors(struct sim *m)
 	m->vs[n - 1].heap = -1;
 	m->vs[n - 1].idx = -1;
 	schedule(m, &m->vs[n - 1], s->start, PH_DONE);
+}
+
+/* Threads renamed by now take their new name (in later records and markers). */
+static void apply_renames(struct sim *m, uint64_t now)
+{
+	for (int i = 0; i < m->s->nr_renames; i++) {
+		struct srename *r = &m->s->renames[i];
+		struct sthr *th;
+
+		if (r->at > now || r->at == UINT64_MAX)
+			continue;
+		th = scn_thread(m->s, r->tid);
+		if (th)
+			snprintf(th->comm, sizeof(th->comm), "%s", r->comm);
+		r->at = UINT64_MAX;
+	}
 }
 
 /* Without an end, the trace ends when no vCPU has anything left to do. */
@@ -2148,6 +2248,7 @@ static void run(struct sim *m)
 			break;
 		if (!s->end && !s->max_events && vcpus_done(m))
 			break;
+		apply_renames(m, m->heap[0]->next);
 		v = heap_pop(m);
 		if (v->idx < 0)
 			recorder_step(m, v->next);

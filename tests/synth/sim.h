@@ -10,6 +10,7 @@ enum th_kind { TK_VCPU, TK_VHOST, TK_IO, TK_MAIN, TK_HOST, TK_REC };
 enum ep_kind {
 	EP_EXIT, EP_PIO, EP_MMIO, EP_HLT, EP_PREEMPT, EP_GUEST,
 	EP_L2ENTER, EP_L2EXIT, EP_L2REFLECT, EP_L2HLT, EP_SLEEP, EP_PTIMER,
+	EP_QUIT,	/* the guest powers off: IO exit, userspace, the thread exits */
 };
 
 enum wake_kind {
@@ -49,6 +50,9 @@ struct sthr {
 	bool gone;		/* exited: its tid names the next thread declared with it */
 };
 
+/* One record not written: the nth record of @event naming thread @tid. */
+struct smiss { int tid, nth, seen; char event[32]; };
+
 /* A thread renamed mid-trace (prctl(PR_SET_NAME)/pthread_setname_np). */
 struct srename { int tid; uint64_t at; char comm[16]; };
 
@@ -67,6 +71,7 @@ struct svm {
 	 */
 	bool tscdl, hvtimer, ptimer;
 	int vhost, io, main;	/* thread ids, 0 if none */
+	uint64_t slide;		/* the guest kernel's KASLR slide (HLT exits' rip) */
 	int net_vec, disk_vec;
 };
 
@@ -87,6 +92,8 @@ struct scn {
 	bool sameclock;		/* records pushed to the clock may share a timestamp */
 	struct srename *renames;
 	int nr_renames;
+	struct smiss *miss;
+	int nr_miss;
 	struct svm *vms;
 	int nr_vms;
 	struct sthr *thr;
@@ -98,6 +105,7 @@ struct scn {
 	struct snoise *noise;
 	int nr_noise;
 	bool light;		/* written as vmwait record --light would record it */
+	char *profile, *events;	/* "record PROFILE", "events LIST" (sim_opts override) */
 	/* random composition */
 	bool random;
 	uint64_t seed;
@@ -112,6 +120,7 @@ struct scn {
 
 struct svcpu {
 	int tid, id, vm;	/* vm: index in scn.vms */
+	int thr;		/* index in scn.thr (a tid may be reused) */
 	int cpu;
 	uint64_t at;		/* first entry */
 	uint64_t spawn;		/* created by the VMM main thread at this time, 0: exists */

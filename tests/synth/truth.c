@@ -109,9 +109,6 @@ struct tthread *thr_live(struct struth *t, int tid)
 	t->live[tid] = th;
 	t->list = xrealloc(t->list, (t->nr_list + 1) * sizeof(*t->list));
 	t->list[t->nr_list++] = th;
-	if (tid < t->nr_cmdline && t->cmdline[tid])
-		snprintf(th->comm, sizeof(th->comm), "%s", t->cmdline[tid]);
-	set_comm(t, th, th->comm, 0);
 	return th;
 }
 
@@ -468,15 +465,15 @@ void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count)
 
 static void see(struct struth *t, struct tthread *th, uint64_t ts)
 {
-	(void)t;
 	th->last = ts;
 	if (th->seen)
 		return;
 	th->seen = true;
 	th->first = ts;
 	th->at = ts;
-	if (th->acc.res)
-		th->acc.res->first_ns = ts;
+	/* no record named it yet: the saved_cmdlines name */
+	if (!th->has_comm && th->tid < t->nr_cmdline && t->cmdline[th->tid])
+		set_comm(t, th, t->cmdline[th->tid], ts);
 }
 
 static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts,
