@@ -589,8 +589,15 @@ static void on_self(struct struth *t, struct tthread *th, const struct sinfo *e,
 		wev_reset(&th->tev);
 		th->tent_phys = (struct swake){ -1, -1, -1, -1 };
 	}
+	if (getenv("SYNTH_MIMIC_GAPSCHED") && th->acc.state >= 0 && !th->nr_pend &&
+	    th->acc.state != l1_state(S_ONCPU, th->ctx)) {
+		credit_update(t, th, ts);
+		acc_commit(&th->acc);
+		th->acc.state = -1;
+	}
 	if (is_kvm(e->kind))
 		kvm_effect(t, th, e, ts);
+	th->sched = S_ONCPU;	/* after a gap too: the event is applied after it */
 	credit_update(t, th, ts);
 }
 

@@ -255,11 +255,16 @@ static void on_nested_inject(struct tthread *th, const struct sinfo *e, uint64_t
 	if (!th->l2)
 		return;
 	if (is_hlt(e->isa, e->code)) {
+		/* its wait starts here (a reflected HLT again: from the last one) */
+		if (getenv("SYNTH_MIMIC_L2SPLIT") && th->l2->mode == L2_IDLE) {
+			acc_commit(&th->l2->acc);
+			th->l2->acc.state = -1;
+		}
 		th->l2->mode = L2_IDLE;
 		th->l2->idle_start = ts;
 		th->l2->idle_open = true;
-	} else {
-		th->l2->mode = L2_L1;
+	} else if (th->l2->mode != L2_IDLE) {
+		th->l2->mode = L2_L1;	/* a halted L2 vCPU stays idle to its vmenter */
 	}
 }
 

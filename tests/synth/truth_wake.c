@@ -152,7 +152,8 @@ void poll_accept(struct struth *t, const struct sinfo *e, uint64_t ts)
 	for (int i = 0; i < t->nr_list; i++) {
 		struct tthread *th = t->list[i];
 
-		if ((getenv("SYNTH_NOSELF") && th->tid == e->pid) || !th->live || !th->halt_open || th->ctx != C_HALTED || th->hev.set ||
+		if ((getenv("SYNTH_NOSELF") && th->tid == e->pid) ||
+		    (getenv("SYNTH_MIMIC_ASLEEP") && th->sched == S_SLEEPING) || !th->live || !th->halt_open || th->ctx != C_HALTED || th->hev.set ||
 		    th->vcpu < 0 || th->vcpu != e->apicid || e->pid <= 0)
 			continue;
 		/* a sender of unknown VM only for a vCPU of unknown VM */
