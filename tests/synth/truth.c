@@ -279,11 +279,8 @@ void resolve(struct tthread *th, bool halt)
 		if (th->tent) {
 			st = halt && s->to <= th->tent_wake ? VS_IDLE : l1_state(s->sched, s->ctx);
 		} else {
-			st = halt ? VS_IDLE : l1_state(s->sched, C_HYP);
-			if (!halt && s->sched == S_RUNNABLE) {
-				vw_err("synth: preemption inside an unconfirmed halt");
-				abort();
-			}
+			/* README: the HLT fast path was no halt, "its time is hypervisor" */
+			st = halt ? VS_IDLE : VS_HYPERVISOR;
 		}
 		acc_add(&th->acc, st, s->from, s->to, !th->tent && halt && s->sched == S_ONCPU);
 		if (th->l2)
@@ -493,6 +490,7 @@ static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts,
 		}
 		if (!runnable)
 			tent_start(prev, ts);
+		credit_flush(t, prev, ts);	/* to the task of the CPU it waited on */
 		prev->sched = runnable ? S_RUNNABLE : S_SLEEPING;
 		prev->wait_cpu = prev->last_cpu = e->cpu;
 		credit_update(t, prev, ts);
@@ -536,6 +534,8 @@ static void on_woken(struct struth *t, struct tthread *w, const struct sinfo *e,
 			struct wev ev;
 
 			wev_reset(&ev);
+			if (getenv("SYNTH_MIMIC_LEAK"))
+				ev = w->hev;
 			capture_waker(t, w, &ev, e);
 			halt_waited(t, w, &ev, &e->wake, w->halt_l2, ts - w->halt_start);
 			w->halt_open = false;
