@@ -296,10 +296,11 @@ void post_close(struct struth *t, struct tthread *th)
 		check_phys(t, th, &v, &th->pw_phys);
 	if (t->debug)
 		fprintf(stderr, "synth: wait tid=%d ns=%llu %s vec %d (fn %d ipi %d routed %d "
-			"ctx vec %d routed %d post %d/%d waker %d)\n", th->tid,
+			"ctx vec %d routed %d post %d/%d waker %d)%s\n", th->tid,
 			(unsigned long long)th->pw_ns, vw_reason_names[v.reason], v.vec,
 			th->pw.timer_fn, th->pw.ipi, th->pw.routed, th->pw.vec, th->pw.routed_vec,
-			th->pw.post_accept, th->pw.post_inj, th->pw.waker ? th->pw.waker->tid : -1);
+			th->pw.post_accept, th->pw.post_inj, th->pw.waker ? th->pw.waker->tid : -1,
+			th->pw_phys.reason == SW_DERIVE ? " (from the vector after the wake)" : "");
 	add_wait(th->acc.res, &v, th->pw_ns);
 	if (th->pw_l2)
 		add_wait(th->pw_l2->acc.res, &v, th->pw_ns);
