@@ -30,6 +30,10 @@ static void usage(FILE *f)
 		"      --drop-seed N     the PRNG seed of --drop (default 1)\n"
 		"      --drop-events L   --drop picks only records of these events\n"
 		"      --no-losses       random: no lost events\n"
+		"      --until D         random: stop at this simulated time (not --events)\n"
+		"      --isa vmx|svm     random: both VMs of this isa\n"
+		"      --facts FILE      the generator's account of the kvm_entry/kvm_exit\n"
+		"                        records written, per thread (JSON)\n"
 		"  -r, --random SEED     compose a random scenario (the seed also picks\n"
 		"                        migration, losses, nested guests and guest timers)\n"
 		"  -n, --events N        random: stop after N events (default 200000)\n");
@@ -51,6 +55,9 @@ int main(int argc, char **argv)
 		{ "drop-seed", required_argument, NULL, 'S' },
 		{ "drop-events", required_argument, NULL, 'D' },
 		{ "no-losses", no_argument, NULL, 'N' },
+		{ "isa", required_argument, NULL, 'I' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "facts", required_argument, NULL, 'f' },
 		{ "random", required_argument, NULL, 'r' },
 		{ "events", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -60,7 +67,7 @@ int main(int argc, char **argv)
 			      .drop_seed = 1 };
 	char *end;
 	const char *kernel = NULL;
-	uint64_t seed = 0, events = 0;
+	uint64_t seed = 0, events = 0, until = 0;
 	bool random = false;
 	struct scn s;
 	int c, ret;
@@ -100,6 +107,18 @@ int main(int argc, char **argv)
 		case 'N':
 			o.no_losses = true;
 			break;
+		case 'I':
+			o.isa = !strcmp(optarg, "vmx") ? 1 : !strcmp(optarg, "svm") ? 2 : 0;
+			if (!o.isa)
+				goto bad;
+			break;
+		case 'f':
+			o.facts = optarg;
+			break;
+		case 'U':
+			if (parse_duration_ns(optarg, &until))
+				goto bad;
+			break;
 		case 'r':
 			random = true;
 			if (parse_u64(optarg, &seed))
@@ -128,6 +147,14 @@ int main(int argc, char **argv)
 		snprintf(s.kernel, sizeof(s.kernel), "%s", kernel);
 	if (o.no_losses)
 		s.rnd.loss = 0;
+	if (random && until) {
+		s.end = until;
+		s.max_events = 0;
+	}
+	for (int i = 0; random && o.isa && i < s.nr_vms; i++) {
+		s.vms[i].isa = o.isa;
+		s.vms[i].hvtimer = s.vms[i].hvtimer && o.isa == 1;	/* the VMX preemption timer */
+	}
 	ret = sim_run(&s, &o);
 	scn_free(&s);
 	return ret ? EXIT_RUNTIME : 0;

@@ -97,6 +97,7 @@ struct sim {
 	uint64_t drop_rng;
 	uint64_t dropped;	/* records left out by --drop */
 	int gcpu;		/* CPU of the last timestamp given (equal stamps) */
+	struct sfacts *facts;	/* --facts */
 	/* noise actors ride in the heap as pseudo-vCPUs */
 	const struct sevent *e_entry, *e_exit, *e_uexit, *e_pio, *e_mmio, *e_wakeup,
 		*e_hpoll, *e_setirq, *e_msi, *e_ioapic, *e_pic, *e_accept, *e_apicv, *e_ipi,
@@ -271,6 +272,8 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 		m->err = -1;
 	si->cpu = cpu;
 	truth_event(m->truth, ts + m->s->base, si);
+	if (m->facts)
+		facts_event(m->facts, ts + m->s->base, si);
 	if (!m->any)
 		m->first_ts = ts + m->s->base;
 	m->any = true;
@@ -2096,8 +2099,10 @@ static const char *const profiles[][2] = {
 
 static int record_set(struct sim *m)
 {
-	const char *list = m->o->events ? m->o->events : m->s->events;
-	const char *profile = m->o->profile ? m->o->profile : m->s->profile;
+	/* the command line's choice wins over the scenario's (--light too) */
+	bool cli = m->o->events || m->o->profile || m->o->light;
+	const char *list = cli ? m->o->events : m->s->events;
+	const char *profile = cli ? m->o->profile : m->s->profile;
 	bool light = m->light;
 
 	if (profile && !m->o->events) {
@@ -2140,6 +2145,8 @@ static int setup(struct sim *m)
 
 	if (load_formats(m) || record_set(m))
 		return -1;
+	if (m->o->facts)
+		m->facts = facts_new();
 	m->res.file = xstrdup(m->o->out);
 	m->res.cpus = s->ncpus;
 	m->truth = truth_new(&m->res, &m->fmt, m->rec);
@@ -2277,6 +2284,8 @@ static int finish(struct sim *m)
 	m->res.events = m->events;
 	truth_finish(m->truth, m->last_ts);
 	res_finish(&m->res);
+	if (m->facts && facts_write(m->facts, m->o->facts, m->last_ts))
+		return -1;
 	if (!m->o->truth)
 		return 0;
 	f = strcmp(m->o->truth, "-") ? fopen(m->o->truth, "w") : stdout;
@@ -2314,6 +2323,7 @@ out:
 	res_free(&m.res);
 	sfmt_free(&m.fmt);
 	free(m.cpus);
+	facts_free(m.facts);
 	free(m.rec);
 	free(m.droppable);
 	free(m.vs);

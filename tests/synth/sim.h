@@ -148,6 +148,8 @@ struct sim_opts {
 	uint64_t drop_seed;
 	const char *drop_events;	/* --drop-events: only these may be left out */
 	bool no_losses;		/* --no-losses: the random mode loses nothing */
+	const char *facts;	/* --facts: the generator's account of entries/exits */
+	int isa;		/* --isa: random VMs' isa (1 vmx, 2 svm), 0 the seed's */
 };
 
 

@@ -164,6 +164,13 @@ void sinfo_decode(const struct srec *r, struct sinfo *si);
 int64_t srec_get(const struct srec *r, const char *field, int64_t def);
 const char *srec_get_str(const struct srec *r, const char *field, char *buf, size_t len);
 
+/* The generator's own account of the entry/exit records written (facts.c). */
+struct sfacts;
+struct sfacts *facts_new(void);
+void facts_event(struct sfacts *f, uint64_t ts, const struct sinfo *e);
+int facts_write(struct sfacts *f, const char *path, uint64_t end);
+void facts_free(struct sfacts *f);
+
 struct struth;
 
 /* @rec: which of @f's events the trace records (formats written), by index in f->ev. */
