@@ -1,8 +1,8 @@
 /*
  * Ground truth: the README's model ("The model") applied by the generator to
- * the records it writes, independently of the analyzer. This file: threads
- * (incarnations, names, tgids), periods, the scheduler component, preemption
- * credit, losses, thread ends and the event loop. KVM component and halts:
+ * the records it writes, independently of the analyzer. This file: periods,
+ * the scheduler component, preemption credit, losses, thread ends and the
+ * event loop. Threads and setup: truth_thr.c; KVM component and halts:
  * truth_kvm.c; wake reasons: truth_wake.c; VMs and the result: truth_end.c.
  */
 #include <stdlib.h>
@@ -70,136 +70,6 @@ void acc_lose(struct acc *a)
 		a->polled = 0;
 		a->open.n = 0;
 	}
-}
-
-/* ---- threads ---- */
-
-struct tthread *thr_find(struct struth *t, int tid)
-{
-	return tid > 0 && tid < t->nr_live ? t->live[tid] : NULL;
-}
-
-static void set_comm(struct struth *t, struct tthread *th, const char *comm, uint64_t ts);
-
-/* The live thread of @tid; a new one (not seen yet) if the last one ended. */
-struct tthread *thr_live(struct struth *t, int tid)
-{
-	struct tthread *th;
-
-	if (tid <= 0)
-		return NULL;
-	if (tid >= t->nr_live) {
-		int n = MAX(tid + 1, t->nr_live * 2);
-
-		t->live = xrealloc(t->live, n * sizeof(*t->live));
-		memset(t->live + t->nr_live, 0, (n - t->nr_live) * sizeof(*t->live));
-		t->nr_live = n;
-	}
-	if (t->live[tid])
-		return t->live[tid];
-	th = xcalloc(1, sizeof(*th));
-	th->tid = tid;
-	th->idx = t->nr_list;
-	th->tgid = th->anchor = -1;
-	th->vcpu = -1;
-	th->vsrc = 99;
-	th->live = true;
-	th->acc.state = -1;
-	th->last_cpu = th->wait_cpu = -1;
-	t->live[tid] = th;
-	t->list = xrealloc(t->list, (t->nr_list + 1) * sizeof(*t->list));
-	t->list[t->nr_list++] = th;
-	return th;
-}
-
-struct tcpu *cpu_get(struct struth *t, int cpu)
-{
-	if (cpu >= t->nr_cpus) {
-		t->cpus = xrealloc(t->cpus, (cpu + 1) * sizeof(*t->cpus));
-		memset(t->cpus + t->nr_cpus, 0, (cpu + 1 - t->nr_cpus) * sizeof(*t->cpus));
-		for (int i = t->nr_cpus; i <= cpu; i++)
-			t->cpus[i].curr = t->cpus[i].hrt_pid = t->cpus[i].prev_pid = -1;
-		t->nr_cpus = cpu + 1;
-	}
-	return &t->cpus[cpu];
-}
-
-/* README: the vcpu id from, in order: kvm_entry/kvm_exit, kvm_halt_poll_ns, name, accept. */
-void set_vcpu_id(struct tthread *th, int id, int rank)
-{
-	if (id >= 0 && rank <= th->vsrc) {
-		th->vcpu = id;
-		th->vsrc = rank;
-	}
-}
-
-/* "CPU <n>/KVM" -> n, or -1. */
-static int name_vcpu(const char *comm)
-{
-	char *end;
-	long n;
-
-	if (strncmp(comm, "CPU ", 4))
-		return -1;
-	n = strtol(comm + 4, &end, 10);
-	if (end == comm + 4 || strcmp(end, "/KVM") || n < 0)
-		return -1;
-	return (int)n;
-}
-
-/* "vhost-<pid>", "kvm-pit/<pid>": a kernel worker of VM <pid>. */
-static int worker_of(const char *comm)
-{
-	const char *p = !strncmp(comm, "vhost-", 6) ? comm + 6 :
-			!strncmp(comm, "kvm-pit/", 8) ? comm + 8 : NULL;
-	char *end;
-	long v;
-
-	if (!p)
-		return -1;
-	v = strtol(p, &end, 10);
-	return end != p && v > 0 ? (int)v : -1;
-}
-
-static void set_comm(struct struth *t, struct tthread *th, const char *comm, uint64_t ts)
-{
-	int id;
-
-	if (!comm || !*comm || comm[0] == '<')
-		return;
-	if (comm != th->comm)
-		snprintf(th->comm, sizeof(th->comm), "%s", comm);
-	th->has_comm = true;
-	id = name_vcpu(th->comm);
-	if (id >= 0) {
-		set_vcpu_id(th, id, 2);
-		promote(t, th, ts);
-	}
-	if (th->tgid < 0 && worker_of(th->comm) > 0)
-		th->tgid = worker_of(th->comm);
-}
-
-/*
- * Known as a vCPU from @ts: its result row exists from now on; the closed
- * periods before count in its totals only, and the preemption before it is
- * credited to "unknown".
- */
-void promote(struct struth *t, struct tthread *th, uint64_t ts)
-{
-	struct vw_vcpu *v;
-
-	(void)t;
-	if (th->is_vcpu)
-		return;
-	th->is_vcpu = true;
-	v = xcalloc(1, sizeof(*v));
-	v->tid = th->tid;
-	th->acc.res = v;
-	for (int s = 0; s < VS_NR; s++)
-		v->states_ns[s] += th->acc.pre[s];
-	credits_add(&th->acc.done, CK_UNKNOWN, th->acc.pre[VS_PREEMPTED]);
-	if (th->seen && th->acc.state == VS_PREEMPTED && th->acc.end == ts)
-		credits_add(&th->acc.open, CK_UNKNOWN, ts - th->acc.start);
 }
 
 /* ---- state ---- */
@@ -325,9 +195,6 @@ void credit_flush(struct struth *t, struct tthread *th, uint64_t ts)
 	if (!th->crediting || ts <= th->credit_from)
 		return;
 	key = credit_key(t, th->wait_cpu);
-	if (t->debug && key == CK_UNKNOWN)
-		fprintf(stderr, "synth: tid=%d credit unknown %llu..%llu cpu %d\n", th->tid,
-			(unsigned long long)th->credit_from, (unsigned long long)ts, th->wait_cpu);
 	if (th->acc.res)
 		credits_add(&th->acc.open, key, ts - th->credit_from);
 	if (th->l2 && th->l2->mode != L2_IDLE && th->l2->acc.state >= 0)
@@ -440,9 +307,6 @@ void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count)
 
 	if (count > 0)
 		t->res->lost_events += count;
-	if (t->debug)
-		fprintf(stderr, "synth: loss on cpu %d at %llu (first %d)\n", cpu,
-			(unsigned long long)ts, first);
 	for (int i = 0; i < t->nr_list; i++) {
 		struct tthread *th = t->list[i];
 
@@ -534,8 +398,6 @@ static void on_woken(struct struth *t, struct tthread *w, const struct sinfo *e,
 			struct wev ev;
 
 			wev_reset(&ev);
-			if (getenv("SYNTH_MIMIC_LEAK"))
-				ev = w->hev;
 			capture_waker(t, w, &ev, e);
 			halt_waited(t, w, &ev, &e->wake, w->halt_l2, ts - w->halt_start);
 			w->halt_open = false;
@@ -588,12 +450,6 @@ static void on_self(struct struth *t, struct tthread *th, const struct sinfo *e,
 		th->tent_wake = ts;
 		wev_reset(&th->tev);
 		th->tent_phys = (struct swake){ -1, -1, -1, -1 };
-	}
-	if (getenv("SYNTH_MIMIC_GAPSCHED") && th->acc.state >= 0 && !th->nr_pend &&
-	    th->acc.state != l1_state(S_ONCPU, th->ctx)) {
-		credit_update(t, th, ts);
-		acc_commit(&th->acc);
-		th->acc.state = -1;
 	}
 	if (is_kvm(e->kind))
 		kvm_effect(t, th, e, ts);
@@ -695,116 +551,4 @@ void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
 	c->prev_kind = e->kind;
 	c->prev_pid = e->pid;
 	c->prev_apicid = e->apicid;
-}
-
-/* ---- setup ---- */
-
-static bool recorded(const struct sfmt *f, const bool *rec, const char *name)
-{
-	for (int i = 0; i < f->nr_ev; i++)
-		if (!strcmp(f->ev[i].name, name))
-			return rec[i];
-	return false;
-}
-
-/* README, Evidence: the fixed list, and the tier of the recorded set. */
-static void evidence(struct struth *t, const bool *rec)
-{
-	static const char *const list[] = {
-		"kvm_entry", "kvm_exit", "kvm_vcpu_wakeup", "kvm_userspace_exit",
-		"kvm_apic_accept_irq", "sched_switch", "sched_waking", "sched_wakeup",
-		"kvm_inj_virq", "kvm_msi_set_irq", "kvm_apic_ipi", "hrtimer_expire_entry",
-		"sched_process_exit", "task_newtask", "kvm_nested_vmenter",
-	};
-	const struct sfmt *f = t->fmt;
-	bool entry = recorded(f, rec, "kvm_entry"), kexit = recorded(f, rec, "kvm_exit");
-	bool sw = recorded(f, rec, "sched_switch"), wake = recorded(f, rec, "kvm_vcpu_wakeup");
-	bool waking = recorded(f, rec, "sched_waking") || recorded(f, rec, "sched_wakeup");
-	const char *tier = NULL;
-
-	for (size_t i = 0; i < ARRAY_SIZE(list); i++)
-		res_evidence_add(&t->res->evidence, recorded(f, rec, list[i]), list[i]);
-	if (entry && kexit && sw && waking)
-		tier = wake ? "full" : "sched";
-	else if (entry && kexit && !sw)
-		tier = "exits";
-	else if (!entry && !kexit && wake && sw)
-		tier = "light";
-	else if (!entry && !kexit && !wake)
-		tier = "none";
-	if (!tier) {
-		vw_err("synth: the README names no tier for this set of recorded events");
-		exit(EXIT_USAGE);
-	}
-	snprintf(t->res->evidence.tier, sizeof(t->res->evidence.tier), "%s", tier);
-	t->rec_entry_exit = entry && kexit;
-	t->rec_switch = sw;
-	t->rec_vcpu_wakeup = wake;
-}
-
-struct struth *truth_new(struct vw_result *res, const struct sfmt *f, const bool *rec)
-{
-	struct struth *t = xcalloc(1, sizeof(*t));
-
-	t->res = res;
-	t->fmt = f;
-	t->debug = getenv("VMWAIT_SYNTH_DEBUG") != NULL;
-	evidence(t, rec);
-	return t;
-}
-
-void truth_cmdline(struct struth *t, int tid, const char *comm)
-{
-	if (tid <= 0)
-		return;
-	if (tid >= t->nr_cmdline) {
-		t->cmdline = xrealloc(t->cmdline, (tid + 1) * sizeof(*t->cmdline));
-		memset(t->cmdline + t->nr_cmdline, 0, (tid + 1 - t->nr_cmdline) * sizeof(char *));
-		t->nr_cmdline = tid + 1;
-	}
-	free(t->cmdline[tid]);
-	t->cmdline[tid] = xstrdup(comm);
-}
-
-void truth_timer_fn(struct struth *t, uint64_t addr, int src)
-{
-	if (t->nr_timers < (int)ARRAY_SIZE(t->timers))
-		t->timers[t->nr_timers++] = (struct ttimer){ addr, src };
-}
-
-void truth_check_physical(struct struth *t, bool on)
-{
-	t->check = on;
-}
-
-void truth_free(struct struth *t)
-{
-	for (int i = 0; i < t->nr_list; i++) {
-		struct tthread *th = t->list[i];
-
-		res_vcpu_free(th->vm ? NULL : th->acc.res);
-		free(th->acc.open.v);
-		free(th->acc.done.v);
-		free(th);
-	}
-	for (int i = 0; i < t->nr_l2s; i++) {
-		free(t->l2s[i]->acc.open.v);
-		free(t->l2s[i]->acc.done.v);
-		free(t->l2s[i]->id);
-		free(t->l2s[i]);
-	}
-	for (int i = 0; i < t->nr_cpus; i++)
-		free(t->cpus[i].ent);
-	for (int i = 0; i < t->nr_cmdline; i++)
-		free(t->cmdline[i]);
-	for (int i = 0; i < t->nr_vmcmd; i++)
-		free(t->vmcmd[i].cmdline);
-	free(t->vmcmd);
-	free(t->cmdline);
-	free(t->list);
-	free(t->l2s);
-	free(t->learn);
-	free(t->live);
-	free(t->cpus);
-	free(t);
 }

@@ -1,4 +1,4 @@
-/* Internals of the ground truth, shared by truth.c, truth_kvm.c, truth_wake.c, truth_end.c. */
+/* Internals of the ground truth, shared by the truth*.c files. */
 #ifndef VMWAIT_SYNTH_TRUTH_INT_H
 #define VMWAIT_SYNTH_TRUTH_INT_H
 
@@ -162,10 +162,15 @@ struct struth {
 	bool debug;		/* VMWAIT_SYNTH_DEBUG: print each wait on stderr */
 };
 
-/* truth.c */
+/* truth_thr.c */
 struct tthread *thr_live(struct struth *t, int tid);
 struct tthread *thr_find(struct struth *t, int tid);
 struct tcpu *cpu_get(struct struth *t, int cpu);
+void set_comm(struct struth *t, struct tthread *th, const char *comm, uint64_t ts);
+void promote(struct struth *t, struct tthread *th, uint64_t ts);
+void set_vcpu_id(struct tthread *th, int id, int rank);
+
+/* truth.c */
 void acc_add(struct acc *a, int state, uint64_t from, uint64_t to, bool polled);
 void acc_lose(struct acc *a);
 void acc_commit(struct acc *a);
@@ -176,8 +181,6 @@ void advance(struct tthread *th, uint64_t to);
 void resolve(struct tthread *th, bool halt);
 void credit_flush(struct struth *t, struct tthread *th, uint64_t ts);
 void credit_update(struct struth *t, struct tthread *th, uint64_t ts);
-void promote(struct struth *t, struct tthread *th, uint64_t ts);
-void set_vcpu_id(struct tthread *th, int id, int rank);
 void lose_thread(struct struth *t, struct tthread *th, uint64_t ts, bool gap);
 void end_thread(struct struth *t, struct tthread *th, uint64_t ts, bool exited);
 

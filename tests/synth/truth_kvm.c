@@ -177,10 +177,18 @@ static void on_userexit(struct struth *t, struct tthread *th, uint64_t ts)
 	if (in_guest(th))
 		lose_thread(t, th, ts, true);
 	post_close(t, th);
-	if (th->halt_open) {	/* a halt left for userspace ends there */
+	if (th->halt_open && !th->confirmed && t->rec_vcpu_wakeup) {
+		/*
+		 * Neither blocked nor woken by kvm_vcpu_wakeup, which KVM traces
+		 * at the end of every halt: no halt, as with kvm_entry (README,
+		 * "Halts and wakes": the fast path; see tests/synth/README.md).
+		 */
+		resolve(th, false);
+	} else if (th->halt_open) {	/* a halt left for userspace ends there */
 		halt_end(t, th, &no_phys, ts);
 		post_close(t, th);
 	}
+	th->halt_open = false;
 	th->ctx = C_VMM;
 }
 
@@ -256,10 +264,6 @@ static void on_nested_inject(struct tthread *th, const struct sinfo *e, uint64_t
 		return;
 	if (is_hlt(e->isa, e->code)) {
 		/* its wait starts here (a reflected HLT again: from the last one) */
-		if (getenv("SYNTH_MIMIC_L2SPLIT") && th->l2->mode == L2_IDLE) {
-			acc_commit(&th->l2->acc);
-			th->l2->acc.state = -1;
-		}
 		th->l2->mode = L2_IDLE;
 		th->l2->idle_start = ts;
 		th->l2->idle_open = true;

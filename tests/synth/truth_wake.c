@@ -73,11 +73,7 @@ static void scan_context(struct struth *t, struct tthread *th, struct wev *w, in
 {
 	struct tcpu *c = cpu_get(t, cpu);
 
-	int i0 = getenv("SYNTH_MIMIC_CTX") && c->nent > 8 ? c->nent - 8 : 0;
-
-	if (getenv("SYNTH_MIMIC_CTX"))
-		since = 0;
-	for (int i = i0; i < c->nent; i++) {
+	for (int i = 0; i < c->nent; i++) {
 		struct centry *x = &c->ent[i];
 
 		if (x->pid != pid || x->seg != c->seg || x->ts < since)
@@ -152,8 +148,7 @@ void poll_accept(struct struth *t, const struct sinfo *e, uint64_t ts)
 	for (int i = 0; i < t->nr_list; i++) {
 		struct tthread *th = t->list[i];
 
-		if ((getenv("SYNTH_NOSELF") && th->tid == e->pid) ||
-		    (getenv("SYNTH_MIMIC_ASLEEP") && th->sched == S_SLEEPING) || !th->live || !th->halt_open || th->ctx != C_HALTED || th->hev.set ||
+		if (!th->live || !th->halt_open || th->ctx != C_HALTED || th->hev.set ||
 		    th->vcpu < 0 || th->vcpu != e->apicid || e->pid <= 0)
 			continue;
 		/* a sender of unknown VM only for a vCPU of unknown VM */
@@ -339,10 +334,6 @@ void l2_wait(struct struth *t, struct tl2 *l2, uint32_t inj, const struct swake 
 		vw_err("synth: an L2 wait's reason %s is not the generator's %s",
 		       vw_reason_names[v.reason], vw_reason_names[phys->reason]);
 		abort();
-	}
-	if (getenv("SYNTH_NO_L2TS") && v.reason == WR_TIMER) {
-		res_add_wait(l2->acc.res, v.reason, ns, -1, -1);
-		return;
 	}
 	add_wait(l2->acc.res, &v, ns);
 }
