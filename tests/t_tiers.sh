@@ -40,13 +40,16 @@ for i in $(seq 0 23); do
 	for p in "${profiles[@]}"; do
 		facts=()
 		[ "$p" = full ] && facts=(--facts "$d/facts.json")
-		if ! "$SYNTH" --random "$seed" --until 120ms --no-losses -k "$k" --isa "$isa" \
-			--profile "$p" -o "$d/$p.dat" -t "$d/$p.json" "${facts[@]}" 2> "$T/err"; then
-			nok "$label: $p generated" "$(head -n 1 "$T/err")"
+		"$SYNTH" --random "$seed" --until 120ms --no-losses -k "$k" --isa "$isa" \
+			--profile "$p" -o "$d/$p.dat" -t "$d/$p.json" "${facts[@]}" 2> "$T/err"
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			nok "$label: $p generated" "exit status $rc: $(head -n 1 "$T/err")"
 			continue 2
 		fi
-		"$VMWAIT" analyze --json "$d/$p.dat" > "$d/$p.out" 2> "$T/err"
-		if cmp -s "$d/$p.json" "$d/$p.out"; then
+		if ! "$VMWAIT" analyze --json "$d/$p.dat" > "$d/$p.out" 2> "$T/err"; then
+			nok "$label: $p recording, analyzer = truth" "analyze failed: $(head -n 1 "$T/err")"
+		elif cmp -s "$d/$p.json" "$d/$p.out"; then
 			ok "$label: $p recording, analyzer = truth"
 		elif why=$(python3 "$TOP/tests/synth/known.py" "$d/$p.json" "$d/$p.out" \
 			$(departures "$p")); then
