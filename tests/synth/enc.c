@@ -66,6 +66,49 @@ bool srec_str(struct srec *r, const char *field, const char *s)
 	return true;
 }
 
+/* A numeric field of @r (sign-extended if signed), or @def if the layout lacks it. */
+int64_t srec_get(const struct srec *r, const char *field, int64_t def)
+{
+	const struct sfield *fl = sev_field(r->ev, field);
+	uint64_t v = 0;
+
+	if (!fl || fl->data_loc || fl->dyn_tail || fl->size > 8 || !fl->size)
+		return def;
+	memcpy(&v, r->buf + fl->offset, fl->size);
+	if (fl->is_signed && fl->size < 8 && (v >> (fl->size * 8 - 1)) & 1)
+		v |= ~0ULL << (fl->size * 8);
+	return (int64_t)v;
+}
+
+/* A string field of @r into @buf (empty if the layout lacks it). */
+const char *srec_get_str(const struct srec *r, const char *field, char *buf, size_t len)
+{
+	const struct sfield *fl = sev_field(r->ev, field);
+	const char *src;
+	size_t n;
+
+	buf[0] = 0;
+	if (!fl || !len)
+		return buf;
+	if (fl->data_loc) {
+		uint32_t loc;
+
+		memcpy(&loc, r->buf + fl->offset, 4);
+		src = (const char *)r->buf + (loc & 0xffff);
+		n = loc >> 16;
+	} else if (fl->dyn_tail) {
+		src = (const char *)r->buf + fl->offset;
+		n = (size_t)r->len - (size_t)fl->offset;
+	} else {
+		src = (const char *)r->buf + fl->offset;
+		n = (size_t)fl->size;
+	}
+	n = MIN(n, len - 1);
+	memcpy(buf, src, n);
+	buf[n] = 0;
+	return buf;
+}
+
 /* ---- pages ---- */
 
 void spenc_init(struct spenc *p, unsigned int cpu, unsigned int page_size,

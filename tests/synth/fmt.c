@@ -150,18 +150,17 @@ static void parse_exit_names(struct sfmt *f, const struct sevent *ev)
 	}
 }
 
-static int add_event(struct sfmt *f, const char *system, const char *path)
+/* Add the format @text (taken over) of an event of @system. */
+static int add_text(struct sfmt *f, const char *system, char *text, size_t len,
+		    const char *path)
 {
-	struct sbuf sb = { 0 };
 	struct sevent *ev;
 
-	if (read_file(path, &sb))
-		return -1;
 	f->ev = xrealloc(f->ev, (f->nr_ev + 1) * sizeof(*f->ev));
 	ev = &f->ev[f->nr_ev];
 	memset(ev, 0, sizeof(*ev));
-	ev->text = sb.buf;
-	ev->len = sb.len;
+	ev->text = text;
+	ev->len = len;
 	if (parse_format(ev, system)) {
 		vw_err("synth: cannot parse %s", path);
 		return -1;
@@ -171,6 +170,37 @@ static int add_event(struct sfmt *f, const char *system, const char *path)
 		parse_exit_names(f, ev);
 	return 0;
 }
+
+static int add_event(struct sfmt *f, const char *system, const char *path)
+{
+	struct sbuf sb = { 0 };
+
+	if (read_file(path, &sb))
+		return -1;
+	return add_text(f, system, sb.buf, sb.len, path);
+}
+
+/*
+ * sched_process_exit, as this machine's 6.18 tracefs shows it (the layout
+ * is the same since 2.6 but for group_dead, 6.10); the tests/data layouts
+ * predate thread exits in the generator.
+ */
+static const char pexit_format[] =
+	"name: sched_process_exit\n"
+	"ID: 369\n"
+	"format:\n"
+	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
+	"\n"
+	"\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n"
+	"\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;\n"
+	"\tfield:int prio;\toffset:28;\tsize:4;\tsigned:1;\n"
+	"\tfield:bool group_dead;\toffset:32;\tsize:1;\tsigned:0;\n"
+	"\n"
+	"print fmt: \"comm=%s pid=%d prio=%d group_dead=%s\", REC->comm, REC->pid, "
+	"REC->prio, REC->group_dead ? \"true\" : \"false\"\n";
 
 static int load_system(struct sfmt *f, const char *dir, const char *system)
 {
@@ -235,6 +265,9 @@ int sfmt_load(struct sfmt *f, const char *dir)
 		ret = load_system(f, dir, de->d_name);
 	}
 	closedir(d);
+	if (!ret && !sfmt_event(f, "sched_process_exit"))
+		ret = add_text(f, "sched", xstrdup(pexit_format), strlen(pexit_format),
+			       "sched_process_exit");
 	qsort(f->ev, f->nr_ev, sizeof(*f->ev), cmp_event);
 	return ret;
 }

@@ -22,6 +22,18 @@ static void usage(FILE *f)
 		"                        kvm_exit, kvm_nested_vmexit, kvm_pio, kvm_mmio,\n"
 		"                        kvm_fast_mmio, hrtimer_expire_exit\n"
 
+		"  -p, --profile NAME    record as a user would: full, exits (kvm_entry and\n"
+		"                        kvm_exit only), nosched (no sched_*), noirq (no\n"
+		"                        interrupt events), sched (no kvm_vcpu_wakeup), light\n"
+		"  -e, --events-only L   record only the events of the comma-separated list\n"
+		"  -d, --drop SHARE      leave out this share (0..1) of the records at random\n"
+		"      --drop-seed N     the PRNG seed of --drop (default 1)\n"
+		"      --drop-events L   --drop picks only records of these events\n"
+		"      --no-losses       random: no lost events\n"
+		"      --until D         random: stop at this simulated time (not --events)\n"
+		"      --isa vmx|svm     random: both VMs of this isa\n"
+		"      --facts FILE      the generator's account of the kvm_entry/kvm_exit\n"
+		"                        records written, per thread (JSON)\n"
 		"  -r, --random SEED     compose a random scenario (the seed also picks\n"
 		"                        migration, losses, nested guests and guest timers)\n"
 		"  -n, --events N        random: stop after N events (default 200000)\n");
@@ -37,19 +49,30 @@ int main(int argc, char **argv)
 		{ "file-version", required_argument, NULL, 'V' },
 		{ "compress", required_argument, NULL, 'z' },
 		{ "light", no_argument, NULL, 'l' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "events-only", required_argument, NULL, 'e' },
+		{ "drop", required_argument, NULL, 'd' },
+		{ "drop-seed", required_argument, NULL, 'S' },
+		{ "drop-events", required_argument, NULL, 'D' },
+		{ "no-losses", no_argument, NULL, 'N' },
+		{ "isa", required_argument, NULL, 'I' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "facts", required_argument, NULL, 'f' },
 		{ "random", required_argument, NULL, 'r' },
 		{ "events", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sim_opts o = { .out = "trace.dat", .fmtroot = "tests/data/formats", .version = 6 };
+	struct sim_opts o = { .out = "trace.dat", .fmtroot = "tests/data/formats", .version = 6,
+			      .drop_seed = 1 };
+	char *end;
 	const char *kernel = NULL;
-	uint64_t seed = 0, events = 0;
+	uint64_t seed = 0, events = 0, until = 0;
 	bool random = false;
 	struct scn s;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "o:t:F:k:V:z:lr:n:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:t:F:k:V:z:lp:e:d:r:n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.out = optarg; break;
 		case 't': o.truth = optarg; break;
@@ -62,6 +85,39 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			o.light = true;
+			break;
+		case 'p':
+			o.profile = optarg;
+			break;
+		case 'e':
+			o.events = optarg;
+			break;
+		case 'd':
+			o.drop = strtod(optarg, &end);
+			if (*end || end == optarg || o.drop < 0 || o.drop > 1)
+				goto bad;
+			break;
+		case 'S':
+			if (parse_u64(optarg, &o.drop_seed))
+				goto bad;
+			break;
+		case 'D':
+			o.drop_events = optarg;
+			break;
+		case 'N':
+			o.no_losses = true;
+			break;
+		case 'I':
+			o.isa = !strcmp(optarg, "vmx") ? 1 : !strcmp(optarg, "svm") ? 2 : 0;
+			if (!o.isa)
+				goto bad;
+			break;
+		case 'f':
+			o.facts = optarg;
+			break;
+		case 'U':
+			if (parse_duration_ns(optarg, &until))
+				goto bad;
 			break;
 		case 'r':
 			random = true;
@@ -89,6 +145,16 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (kernel)
 		snprintf(s.kernel, sizeof(s.kernel), "%s", kernel);
+	if (o.no_losses)
+		s.rnd.loss = 0;
+	if (random && until) {
+		s.end = until;
+		s.max_events = 0;
+	}
+	for (int i = 0; random && o.isa && i < s.nr_vms; i++) {
+		s.vms[i].isa = o.isa;
+		s.vms[i].hvtimer = s.vms[i].hvtimer && o.isa == 1;	/* the VMX preemption timer */
+	}
 	ret = sim_run(&s, &o);
 	scn_free(&s);
 	return ret ? EXIT_RUNTIME : 0;

@@ -114,12 +114,30 @@ static int get_dur(struct line *l, const char *k, uint64_t *out, uint64_t def)
 	return 0;
 }
 
+/* The thread @tid names now: the first declared with it that has not exited. */
 struct sthr *scn_thread(struct scn *s, int tid)
 {
+	struct sthr *last = NULL;
+
+	for (int i = 0; i < s->nr_thr; i++) {
+		if (s->thr[i].tid != tid)
+			continue;
+		if (!s->thr[i].gone)
+			return &s->thr[i];
+		last = &s->thr[i];
+	}
+	return last;
+}
+
+/* The last thread declared with @tid. */
+struct sthr *scn_thread_last(struct scn *s, int tid)
+{
+	struct sthr *last = NULL;
+
 	for (int i = 0; i < s->nr_thr; i++)
 		if (s->thr[i].tid == tid)
-			return &s->thr[i];
-	return NULL;
+			last = &s->thr[i];
+	return last;
 }
 
 struct svm *scn_vm(struct scn *s, int pid)
@@ -210,7 +228,7 @@ static int ep_kind(struct line *l, const char *v, enum ep_kind *k)
 {
 	static const char *const names[] = {
 		"exit", "pio", "mmio", "hlt", "preempt", "guest",
-		"l2enter", "l2exit", "l2reflect", "l2hlt", "sleep", "ptimer",
+		"l2enter", "l2exit", "l2reflect", "l2hlt", "sleep", "ptimer", "quit",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -301,6 +319,12 @@ static int parse_ep(struct scn *s, struct line *l)
 	return 0;
 }
 
+/* A KASLR slide per VM (2 MB aligned, below 1 GB), from its pid. */
+static uint64_t default_slide(int pid)
+{
+	return ((uint64_t)(unsigned int)pid * 2654435761u % 511 + 1) << 21;
+}
+
 static int parse_vm(struct scn *s, struct line *l)
 {
 	struct svm *vm;
@@ -333,7 +357,10 @@ static int parse_vm(struct scn *s, struct line *l)
 	if (get_int(l, "timer", &vm->timer_vec, 0xec) || get_int(l, "netvec", &vm->net_vec, 0x23) ||
 	    get_int(l, "diskvec", &vm->disk_vec, 0x24))
 		return -1;
-	add_thread(s, pid, pid, TK_MAIN, "qemu-system-x86", -1);
+	if (get_u64(l, "slide", &vm->slide, default_slide(pid)))
+		return -1;
+	vm->slide &= 0x3fe00000;
+	add_thread(s, pid, pid, TK_MAIN, get(l, "comm") ? get(l, "comm") : "qemu-system-x86", -1);
 	vm->main = pid;
 	return get_int(l, "cpu", &s->thr[s->nr_thr - 1].cpu, -1);
 }
@@ -404,6 +431,21 @@ static int parse_vcpu(struct scn *s, struct line *l)
 	snprintf(comm, sizeof(comm), "CPU %d/KVM", id);
 	if (get(l, "comm"))
 		snprintf(comm, sizeof(comm), "%s", get(l, "comm"));
+	if (tid == vm->pid) {
+		/* a vCPU run by the VMM's main thread (a single-vCPU VM) */
+		struct sthr *m = scn_thread(s, tid);
+
+		m->kind = TK_VCPU;
+		m->cpu = cpu;
+		if (get(l, "comm"))
+			snprintf(m->comm, sizeof(m->comm), "%s", get(l, "comm"));
+		v->thr = (int)(m - s->thr);
+		vm->main = 0;
+		return 0;
+	}
+	if (scn_thread(s, tid) && !v->spawn)
+		return bad(l, "a reused tid needs spawn= (after the first thread quits)", NULL);
+	v->thr = s->nr_thr;
 	add_thread(s, tid, pid, TK_VCPU, comm, cpu);
 	return 0;
 }
@@ -426,6 +468,7 @@ static int parse_line(struct scn *s, struct line *l)
 		    get_int(l, "reccpu", &s->rec_cpu, s->rec_cpu))
 			return -1;
 		s->no_markers = get(l, "markers") && !atoi(get(l, "markers"));
+		s->sameclock = get(l, "sameclock") && atoi(get(l, "sameclock"));
 		if (get(l, "page") && !(s->page_size = (unsigned int)atoi(get(l, "page"))))
 			return bad(l, "bad page size", NULL);
 	} else if (!strcmp(w, "vm")) {
@@ -454,6 +497,33 @@ static int parse_line(struct scn *s, struct line *l)
 			return bad(l, "usage: noise tid=HOSTTHREAD every=D run=D", NULL);
 		s->noise = xrealloc(s->noise, (s->nr_noise + 1) * sizeof(n));
 		s->noise[s->nr_noise++] = n;
+	} else if (!strcmp(w, "rename")) {
+		struct srename r = { 0 };
+		struct sthr *th;
+
+		if (get_int(l, "tid", &r.tid, 0) || get_dur(l, "at", &r.at, 0) || !get(l, "comm") ||
+		    !(th = scn_thread_last(s, r.tid)))
+			return bad(l, "usage: rename tid=T at=D comm=NAME (a thread above)", NULL);
+		snprintf(r.comm, sizeof(r.comm), "%s", get(l, "comm"));
+		snprintf(th->last_comm, sizeof(th->last_comm), "%s", r.comm);
+		s->renames = xrealloc(s->renames, (s->nr_renames + 1) * sizeof(r));
+		s->renames[s->nr_renames++] = r;
+	} else if (!strcmp(w, "miss")) {
+		struct smiss x = { 0 };
+
+		if (get_int(l, "tid", &x.tid, 0) || get_int(l, "nth", &x.nth, 1) || !get(l, "event") ||
+		    x.tid <= 0 || x.nth < 1)
+			return bad(l, "usage: miss tid=T event=NAME [nth=N]", NULL);
+		snprintf(x.event, sizeof(x.event), "%s", get(l, "event"));
+		s->miss = xrealloc(s->miss, (s->nr_miss + 1) * sizeof(x));
+		s->miss[s->nr_miss++] = x;
+	} else if (!strcmp(w, "record") || !strcmp(w, "events")) {
+		char **dst = w[0] == 'r' ? &s->profile : &s->events;
+
+		if (l->nr_args != 1)
+			return bad(l, "usage: record PROFILE | events LIST", NULL);
+		free(*dst);
+		*dst = xstrdup(l->args[0]);
 	} else if (!strcmp(w, "light")) {
 		s->light = l->nr_args != 1 || atoi(l->args[0]);
 	} else if (!strcmp(w, "name")) {
@@ -516,6 +586,10 @@ void scn_free(struct scn *s)
 	free(s->thr);
 	free(s->lost);
 	free(s->noise);
+	free(s->renames);
+	free(s->miss);
+	free(s->profile);
+	free(s->events);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -581,6 +655,7 @@ int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel
 		vm->net_vec = 0x23;
 		vm->disk_vec = 0x24;
 		vm->main = pid;
+		vm->slide = default_slide(pid);
 		vm->vhost = pid + 100;
 		vm->io = pid + 101;
 		add_thread(s, pid, pid, TK_MAIN, "qemu-system-x86", helpers + m);
@@ -594,6 +669,7 @@ int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel
 			v = &s->vcpus[s->nr_vcpus++];
 			memset(v, 0, sizeof(*v));
 			v->tid = pid + 10 + i;
+			v->thr = s->nr_thr;
 			v->id = i;
 			v->vm = m;
 			v->cpu = cpu;

@@ -19,12 +19,13 @@
 #define ADDR_APIC_TIMER_FN	0xffffffffc0a1f2e0ULL
 #define ADDR_MARK_WRITE		0xffffffff812a4c10ULL
 #define ADDR_TICK_SCHED		0xffffffff8119a3d0ULL
+#define ADDR_PIT_TIMER_FN	0xffffffffc0a1f5a0ULL
 #define HRTIMER_BASE		0xffff888103c40000ULL
 
 enum phase {
 	PH_START, PH_GUEST_END, PH_NEXT, PH_BLOCK, PH_WAKE, PH_SWITCHIN, PH_RESUME,
 	PH_UNPREEMPT, PH_SPAWN, PH_SLEEP, PH_SLEEP_WAKE, PH_SLEEP_IN, PH_WOKEN_PREEMPT,
-	PH_WOKEN_BACK, PH_PTIMER, PH_DONE,
+	PH_WOKEN_BACK, PH_PTIMER, PH_QUIT, PH_DONE,
 };
 
 struct vstate {
@@ -41,8 +42,8 @@ struct vstate {
 	int heap;		/* position in the heap, -1 if not queued */
 	uint64_t seq;
 	bool in_guest, in_l2, blocked, done;
+	bool alive;		/* its thread exists (spawned, not exited) */
 	bool polling;		/* after a HLT exit, on its CPU (not blocked yet) */
-	bool tent_open;		/* light: woken from a sleep, no kvm:* record since */
 	bool msr_next;		/* random: the next episode is a TSC-deadline write */
 	uint64_t exit_ts, block_ts;
 	int inj_vec;		/* kvm_inj_virq before the next entry, -1 none */
@@ -90,12 +91,20 @@ struct sim {
 	bool light;
 	int err;
 	uint64_t rng;
+	bool *rec;		/* per format (fmt.ev): the trace records it */
+	bool *droppable;	/* per format: --drop may leave it out */
+	uint64_t drop_ppm;	/* --drop: share of records left out, per million */
+	uint64_t drop_rng;
+	uint64_t dropped;	/* records left out by --drop */
+	int gcpu;		/* CPU of the last timestamp given (equal stamps) */
+	struct sfacts *facts;	/* --facts */
 	/* noise actors ride in the heap as pseudo-vCPUs */
 	const struct sevent *e_entry, *e_exit, *e_uexit, *e_pio, *e_mmio, *e_wakeup,
 		*e_hpoll, *e_setirq, *e_msi, *e_ioapic, *e_pic, *e_accept, *e_apicv, *e_ipi,
 		*e_inj, *e_nenter, *e_nexit, *e_ninject, *e_nintr, *e_msr, *e_switch,
 		*e_waking, *e_wakeup2, *e_hrt_in, *e_hrt_out, *e_rq_issue, *e_rq_done,
-		*e_print, *e_irq_in, *e_irq_out, *e_newtask, *e_wakenew, *e_hvts, *e_wle;
+		*e_print, *e_irq_in, *e_irq_out, *e_newtask, *e_wakenew, *e_hvts, *e_wle,
+		*e_pexit;
 };
 
 /* ---- heap of actors by time ---- */
@@ -183,7 +192,32 @@ static bool in_loss(struct sim *m, int cpu, uint64_t ts)
 static bool heavy(struct sim *m, const struct sevent *ev)
 {
 	return ev == m->e_entry || ev == m->e_exit || ev == m->e_nexit || ev == m->e_pio ||
-	       ev == m->e_mmio || ev == m->e_hrt_out;
+	       ev == m->e_mmio || ev == m->e_hrt_out || !strcmp(ev->name, "kvm_fast_mmio");
+}
+
+/* A scenario's "miss": this record, the nth of its event naming the thread, is not written. */
+static bool missed(struct sim *m, const struct srec *r, const struct sinfo *si)
+{
+	for (int i = 0; i < m->s->nr_miss; i++) {
+		struct smiss *x = &m->s->miss[i];
+		int who = si->kind == SK_SWITCH ? si->prev_pid :
+			  si->kind == SK_WAKING || si->kind == SK_WAKEUP ? si->wpid : si->pid;
+
+		if (who == x->tid && !strcmp(r->ev->name, x->event) && ++x->seen == x->nth)
+			return true;
+	}
+	return false;
+}
+
+/* --drop: leave this record out (seeded, apart from the simulation's own PRNG). */
+static bool drop_now(struct sim *m, const struct sevent *ev)
+{
+	if (!m->drop_ppm || !m->droppable[ev - m->fmt.ev] || !strcmp(ev->system, "ftrace"))
+		return false;
+	if (srand64(&m->drop_rng) % 1000000 >= m->drop_ppm)
+		return false;
+	m->dropped++;
+	return true;
 }
 
 static struct vstate *vstate_of(struct sim *m, int tid);
@@ -194,8 +228,13 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 	struct cpu *c = &m->cpus[cpu];
 	bool drop = false;
 
-	ts = MAX(ts, m->gclk + 1);
+	/* trace sameclock=1: a record pushed to the clock shares it with a lower CPU's */
+	if (m->s->sameclock && ts <= m->gclk && cpu > m->gcpu)
+		ts = m->gclk;
+	else
+		ts = MAX(ts, m->gclk + 1);
 	m->gclk = ts;
+	m->gcpu = cpu;
 	if (ts < m->s->start || (m->s->end && ts > m->s->end) || m->err ||
 	    (m->s->max_events && m->events >= m->s->max_events))
 		return ts;
@@ -212,8 +251,10 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 		    si->kind == SK_SWITCH && si->prev_pid == -c->drop_tid)
 			c->drop_tid = 0;
 	}
-	if (m->light && heavy(m, r->ev))
+	if (!m->rec[r->ev - m->fmt.ev])
 		return ts;	/* never recorded: not a lost event either */
+	if (!drop && (drop_now(m, r->ev) || missed(m, r, si)))
+		return ts;	/* --drop, miss: silently missing, like a real file's gaps */
 	if (drop || in_loss(m, cpu, ts)) {
 		c->dropped++;
 		return ts;
@@ -226,17 +267,13 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 		c->dropped = 0;
 	}
 	srec_flags(r, c->ctxf | (c->resched ? TF_NEED_RESCHED : 0));
-	if (m->light && si->kind != SK_OTHER && si->kind != SK_SWITCH && si->kind != SK_WAKING &&
-	    si->kind != SK_WAKEUP && si->kind != SK_HALT_POLL) {
-		struct vstate *v = vstate_of(m, si->pid);
-
-		if (v)
-			v->tent_open = false;	/* its tentative halt is decided */
-	}
+	sinfo_decode(r, si);
 	if (spenc_add(&c->enc, ts + m->s->base, r->buf, r->len))
 		m->err = -1;
 	si->cpu = cpu;
 	truth_event(m->truth, ts + m->s->base, si);
+	if (m->facts)
+		facts_event(m->facts, ts + m->s->base, si);
 	if (!m->any)
 		m->first_ts = ts + m->s->base;
 	m->any = true;
@@ -265,7 +302,9 @@ static const char *comm_of(struct sim *m, int tid, int cpu, char *buf)
 }
 
 /* A plain record of @ev on @cpu by @pid; the simulator fills the rest. */
-#define REC(ev_, pid_) struct srec r; struct sinfo si = { .pid = (pid_) }; srec_init(&r, (ev_), (pid_))
+#define REC(ev_, pid_) struct srec r; \
+	struct sinfo si = { .pid = (pid_), .wake = { -1, -1, -1, -1 } }; \
+	srec_init(&r, (ev_), (pid_))
 
 /* Records on @cpu run in a context with these common_flags until irq_off(). */
 static uint8_t irq_on(struct sim *m, int cpu, uint8_t flags)
@@ -281,12 +320,20 @@ static void irq_off(struct sim *m, int cpu, uint8_t old)
 	m->cpus[cpu].ctxf = old;
 }
 
+/* The vCPU whose thread @tid names now (the live one where a tid is reused). */
 static struct vstate *vstate_of(struct sim *m, int tid)
 {
-	for (int i = 0; i < m->nr_vs; i++)
-		if (m->vs[i].th && m->vs[i].th->tid == tid)
+	struct vstate *any = NULL;
+
+	for (int i = 0; i < m->nr_vs; i++) {
+		if (!m->vs[i].th || m->vs[i].th->tid != tid)
+			continue;
+		if (m->vs[i].alive)
 			return &m->vs[i];
-	return NULL;
+		if (!any)
+			any = &m->vs[i];
+	}
+	return any;
 }
 
 static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long prev_state)
@@ -300,11 +347,8 @@ static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long pr
 	/* __schedule(): IRQs off, need_resched cleared before the tracepoint */
 	srec_flags(&r, TF_IRQS_OFF);
 	m->cpus[cpu].resched = false;
-	if (pv) {
+	if (pv)
 		pv->ctx_dirty = false;	/* the analyzer's context restarts here */
-		if (prev_state & 0xff)
-			pv->tent_open = false;	/* a new tentative halt starts */
-	}
 	srec_str(&r, "prev_comm", comm_of(m, prev, cpu, b1));
 	srec_set(&r, "prev_pid", prev);
 	srec_set(&r, "prev_prio", 120);
@@ -315,8 +359,6 @@ static uint64_t ev_switch(struct sim *m, int cpu, uint64_t ts, int next, long pr
 	si.kind = SK_SWITCH;
 	si.prev_pid = prev;
 	si.next_pid = next;
-	si.prev_runnable = !(prev_state & 0xff);
-	si.next_comm = comm_of(m, next, cpu, b2);
 	m->cpus[cpu].curr = next;
 	return emit(m, cpu, ts, &r, &si);
 }
@@ -369,13 +411,29 @@ static uint64_t ev_entry(struct sim *m, struct vstate *v, uint64_t ts, uint32_t 
 	return emit(m, v->cpu, ts, &r, &si);
 }
 
+/*
+ * Where the guest kernel halts (native_safe_halt) at its KASLR slide: the
+ * same for every vCPU of a VM; an L2 guest has a kernel of its own.
+ */
+static uint64_t hlt_rip(const struct vstate *v)
+{
+	uint64_t slide = v->vm->slide;
+
+	if (v->in_l2)
+		slide = (slide + 0x3a00000) & 0x3fe00000;
+	return 0xffffffff81000000ULL + slide + 0x1c2f4e;
+}
+
 static void fill_exit(struct srec *r, struct vstate *v, uint32_t code, uint64_t info1,
 		      uint32_t intr)
 {
+	uint64_t r1 = guest_rip(v), r2 = guest_rip(v);
+	bool hlt = code == (v->vm->isa == 1 ? 12u : 0x78u);
+
 	srec_set(r, "exit_reason", code);
 	srec_set(r, "exit_code", code);
-	srec_set(r, "guest_rip", guest_rip(v));
-	srec_set(r, "rip", guest_rip(v));
+	srec_set(r, "guest_rip", hlt ? hlt_rip(v) : r1);
+	srec_set(r, "rip", hlt ? hlt_rip(v) : r2);
 	srec_set(r, "isa", (uint64_t)v->vm->isa);
 	srec_set(r, "info1", info1);
 	srec_set(r, "exit_info1", info1);
@@ -697,15 +755,6 @@ static void after_hlt_exit(struct sim *m, struct vstate *v, uint64_t t)
 		t = ev_hv_timer(m, v, t + GAP, false, 0);
 	v->blocked = false;
 	v->polling = true;
-	/*
-	 * Light: the tentative halt of a sleep still waits for its next kvm:*
-	 * event; a polled halt's kvm_vcpu_wakeup would confirm that sleep as a
-	 * halt (README), one with no wake reason to check. This one blocks.
-	 */
-	if (v->tent_open && e->poll == PL_SUCCESS && e->wake != WK_NONE)
-		v->cur.poll = PL_NONE;
-	if (v->tent_open && e->poll == PL_BLOCK && e->pollns >= e->idle)
-		v->cur.pollns = e->idle / 2;
 	v->wake_cpu = e->cpu >= 0 ? e->cpu : v->cpu;
 	if (e->wake == WK_DISK && v->vm->io) {
 		uint64_t u = helper_in(m, v->vm->io, t + 2000, TF_IRQ);
@@ -1304,7 +1353,6 @@ static void do_sleep_wake(struct sim *m, struct vstate *v, uint64_t t)
 
 	t = ev_wake(m, v->cpu, t, m->cpus[v->cpu].curr, v->th->tid, v->cpu, NULL, false);
 	irq_off(m, v->cpu, old);
-	v->tent_open = m->light;
 	schedule(m, v, t + SWITCH_LAT, PH_SLEEP_IN);
 }
 
@@ -1442,6 +1490,15 @@ static void do_guest_end(struct sim *m, struct vstate *v, uint64_t t)
 		}
 		schedule(m, v, t + e->hyp, PH_SLEEP);
 		break;
+	case EP_QUIT: {
+		uint64_t vals_[] = { 1, 0x604, 2, 1, 0x2000 };
+
+		/* ACPI power-off: outw to the PM1a control port, handled by the VMM */
+		t = ev_exit(m, v, t, code_of(v, 30, 0x7b), 0x6040000, 0);
+		KVM(m, v, v->cpu, v->th->tid, t + GAP, m->e_pio, SK_KVM_OTHER,
+		    "rw", "port", "size", "count", "val");
+		goto userspace;
+	}
 	case EP_L2ENTER:
 		do_l2enter(m, v, t);
 		break;
@@ -1467,7 +1524,7 @@ userspace:
 		si.kind = SK_USEREXIT;
 		t = emit(m, v->cpu, t + e->hyp, &r, &si);
 	}
-	schedule(m, v, t + e->vmm, PH_NEXT);
+	schedule(m, v, t + e->vmm, e->kind == EP_QUIT ? PH_QUIT : PH_NEXT);
 }
 
 /* The VMM main thread creates the vCPU thread (clone with CLONE_THREAD). */
@@ -1502,6 +1559,8 @@ static void do_spawn(struct sim *m, struct vstate *v, uint64_t t)
 	}
 	helper_out(m, main_tid, t);
 	busy_cpu(m, v->cpu, "a new vCPU thread");
+	v->alive = true;
+	m->cpus[v->cpu].owner = v->idx;
 	t = ev_switch(m, v->cpu, t + SWITCH_LAT, v->th->tid, 0);
 	schedule(m, v, MAX(v->v->at, t + 1000), PH_START);
 }
@@ -1539,6 +1598,32 @@ static void do_ptimer(struct sim *m, struct vstate *v, uint64_t t)
 	irq_off(m, cpu, old);
 out:
 	schedule(m, v, MAX(end, t + GAP), PH_GUEST_END);
+}
+
+/*
+ * The vCPU thread exits (the VMM stops its vCPUs): sched_process_exit, then
+ * its last switch-out, in state X (EXIT_DEAD: a thread is reaped at once).
+ * Its tid names the next thread declared with it.
+ */
+static void do_quit(struct sim *m, struct vstate *v, uint64_t t)
+{
+	char b[16];
+
+	{
+		REC(m->e_pexit, v->th->tid);
+
+		srec_str(&r, "comm", comm_of(m, v->th->tid, v->cpu, b));
+		srec_set(&r, "pid", v->th->tid);
+		srec_set(&r, "prio", 120);
+		srec_set(&r, "group_dead", 0);
+		t = emit(m, v->cpu, t, &r, &si) + GAP;
+	}
+	ev_switch(m, v->cpu, t, 0, 0x10);
+	v->th->gone = true;
+	v->alive = false;
+	v->done = true;
+	if (m->cpus[v->cpu].owner == v->idx)
+		m->cpus[v->cpu].owner = -1;
 }
 
 static void vcpu_step(struct sim *m, struct vstate *v)
@@ -1590,6 +1675,9 @@ static void vcpu_step(struct sim *m, struct vstate *v)
 		break;
 	case PH_PTIMER:
 		do_ptimer(m, v, t);
+		break;
+	case PH_QUIT:
+		do_quit(m, v, t);
 		break;
 	default:
 		break;
@@ -1659,8 +1747,8 @@ static void recorder_step(struct sim *m, uint64_t t)
 		for (int j = 0; j < m->s->nr_thr; j++) {
 			struct sthr *th = &m->s->thr[j];
 
-			if (th->tgid != vm->pid)
-				continue;
+			if (th->tgid != vm->pid || scn_thread(m->s, th->tid) != th)
+				continue;	/* a reused tid: the recorder saw the first */
 			snprintf(buf, sizeof(buf), "vmwait: task tid=%d tgid=%d comm=%s",
 				 th->tid, th->tgid, th->comm);
 			t = marker(m, t, buf) + GAP;
@@ -1926,6 +2014,7 @@ static int load_formats(struct sim *m)
 	m->e_wakenew = need(m, "sched_wakeup_new", false);
 	m->e_hvts = need(m, "kvm_hv_timer_state", true);
 	m->e_wle = need(m, "kvm_wait_lapic_expire", true);
+	m->e_pexit = need(m, "sched_process_exit", false);
 	return m->err;
 }
 
@@ -1948,6 +2037,8 @@ static int write_metadata(struct sim *m)
 	for (int i = 0; i < m->fmt.nr_ev; i++) {
 		struct sevent *ev = &m->fmt.ev[i];
 
+		if (!m->rec[i])
+			continue;	/* not recorded: its format is not in the file */
 		if (!strcmp(ev->system, "ftrace"))
 			ret |= tdat_add_ftrace_format(w, ev->text, ev->len);
 		else
@@ -1955,12 +2046,91 @@ static int write_metadata(struct sim *m)
 	}
 	ret |= tdat_set_kallsyms(w, kallsyms, strlen(kallsyms));
 	sbuf_addf(&sb, "%d vmwait\n", REC_PID);
-	for (int i = 0; i < m->s->nr_thr; i++)
-		sbuf_addf(&sb, "%d %s\n", m->s->thr[i].tid, m->s->thr[i].comm);
+	truth_cmdline(m->truth, REC_PID, "vmwait");
+	for (int i = 0; i < m->s->nr_thr; i++) {
+		struct sthr *th = &m->s->thr[i];
+		const char *comm = th->last_comm[0] ? th->last_comm : th->comm;
+
+		/* one entry per tid, its last name (as the kernel's saved_cmdlines keeps) */
+		if (scn_thread_last(m->s, th->tid) != th)
+			continue;
+		sbuf_addf(&sb, "%d %s\n", th->tid, comm);
+		truth_cmdline(m->truth, th->tid, comm);
+	}
 	ret |= tdat_set_cmdlines(w, sb.buf, sb.len);
 	sbuf_free(&sb);
 	ret |= tdat_set_clock(w, "local");
 	return ret;
+}
+
+/* Is @ev in the comma-separated @list ("name" or "system:name")? */
+static bool in_list(const char *list, const struct sevent *ev)
+{
+	const char *p = list;
+	size_t n = strlen(ev->name), sn = strlen(ev->system);
+
+	while (p && *p) {
+		size_t len = strcspn(p, ",");
+
+		if ((len == n && !strncmp(p, ev->name, n)) ||
+		    (len == sn + 1 + n && !strncmp(p, ev->system, sn) && p[sn] == ':' &&
+		     !strncmp(p + sn + 1, ev->name, n)))
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+/*
+ * The events a recording holds (README, Evidence: their formats are in the
+ * file): a profile, or --events-only; ftrace's own formats always.
+ */
+static const char *const profiles[][2] = {
+	{ "full", NULL },
+	{ "exits", "kvm_entry,kvm_exit" },
+	{ "nosched", "-sched_switch,sched_waking,sched_wakeup,sched_wakeup_new,"
+		     "sched_process_exit" },
+	{ "noirq", "-irq_handler_entry,irq_handler_exit,hrtimer_expire_entry,"
+		   "hrtimer_expire_exit,kvm_apic_accept_irq,kvm_apicv_accept_irq,kvm_inj_virq,"
+		   "kvm_msi_set_irq,kvm_set_irq,kvm_ioapic_set_irq,kvm_pic_set_irq,kvm_apic_ipi" },
+	{ "sched", "-kvm_vcpu_wakeup" },
+	{ "light", NULL },
+};
+
+static int record_set(struct sim *m)
+{
+	/* the command line's choice wins over the scenario's (--light too) */
+	bool cli = m->o->events || m->o->profile || m->o->light;
+	const char *list = cli ? m->o->events : m->s->events;
+	const char *profile = cli ? m->o->profile : m->s->profile;
+	bool light = m->light;
+
+	if (profile && !m->o->events) {
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(profiles); i++)
+			if (!strcmp(profile, profiles[i][0]))
+				break;
+		if (i == ARRAY_SIZE(profiles)) {
+			vw_err("synth: unknown profile '%s' (full, exits, nosched, noirq, sched, light)",
+			       profile);
+			return -1;
+		}
+		list = profiles[i][1];
+		light = m->light = m->light || !strcmp(profile, "light");
+	}
+	m->rec = xcalloc(m->fmt.nr_ev, sizeof(*m->rec));
+	m->droppable = xcalloc(m->fmt.nr_ev, sizeof(*m->droppable));
+	for (int i = 0; i < m->fmt.nr_ev; i++) {
+		const struct sevent *ev = &m->fmt.ev[i];
+		bool in = !list || (list[0] == '-' ? !in_list(list + 1, ev) : in_list(list, ev));
+
+		m->rec[i] = !strcmp(ev->system, "ftrace") || (in && !(light && heavy(m, ev)));
+		m->droppable[i] = !m->o->drop_events || in_list(m->o->drop_events, ev);
+	}
+	m->drop_ppm = (uint64_t)(m->o->drop * 1000000.0 + 0.5);
+	m->drop_rng = m->o->drop_seed * 0x9e3779b97f4a7c15ULL + 0x5bd1e995;
+	return 0;
 }
 
 static int setup(struct sim *m)
@@ -1973,8 +2143,19 @@ static int setup(struct sim *m)
 		.ncpus = (unsigned int)s->ncpus,
 	};
 
-	if (load_formats(m))
+	if (load_formats(m) || record_set(m))
 		return -1;
+	if (m->o->facts)
+		m->facts = facts_new();
+	m->res.file = xstrdup(m->o->out);
+	m->res.cpus = s->ncpus;
+	m->truth = truth_new(&m->res, &m->fmt, m->rec);
+	truth_timer_fn(m->truth, ADDR_APIC_TIMER_FN, TS_LAPIC);
+	truth_timer_fn(m->truth, ADDR_PIT_TIMER_FN, TS_PIT);
+	/* the physical wake reasons hold where every event is recorded and kept */
+	truth_check_physical(m->truth, !m->o->events && !m->s->events && !m->drop_ppm &&
+			     (!m->o->profile || !strcmp(m->o->profile, "full")) &&
+			     (!m->s->profile || !strcmp(m->s->profile, "full")));
 	m->w = tdat_create(m->o->out, &to);
 	if (!m->w) {
 		vw_err("synth: cannot create %s: %s", m->o->out, strerror(errno));
@@ -1988,29 +2169,6 @@ static int setup(struct sim *m)
 	for (int i = 0; i < s->ncpus; i++) {
 		spenc_init(&m->cpus[i].enc, i, s->page_size, page_sink, m->w);
 		m->cpus[i].owner = -1;
-	}
-	m->res.file = xstrdup(m->o->out);
-	m->res.cpus = s->ncpus;
-	m->truth = truth_new(&m->res, &m->fmt);
-	/*
-	 * Without markers no rule of the README gives the VMM's own tgid (the
-	 * creator of the vCPU threads is not known to be a group leader), so
-	 * its vCPUs land in the VM of pid -1, which has no name ("?").
-	 */
-	if (s->no_markers)
-		truth_vm(m->truth, -1, "?");
-	for (int i = 0; i < s->nr_vms && !s->no_markers; i++)
-		truth_vm(m->truth, s->vms[i].pid, s->vms[i].name);
-	truth_thread(m->truth, REC_PID, -1, -1, "vmwait");
-	for (int i = 0; i < s->nr_thr; i++) {
-		struct sthr *t = &s->thr[i];
-		int vcpu = -1;
-
-		for (int j = 0; j < s->nr_vcpus; j++)
-			if (s->vcpus[j].tid == t->tid)
-				vcpu = s->vcpus[j].id;
-		truth_thread(m->truth, t->tid, t->kind == TK_HOST ? -1 :
-			     s->no_markers && t->kind != TK_VHOST ? -1 : t->tgid, vcpu, t->comm);
 	}
 	return 0;
 }
@@ -2027,7 +2185,7 @@ static void make_actors(struct sim *m)
 		struct vstate *v = &m->vs[i];
 
 		v->v = &s->vcpus[i];
-		v->th = scn_thread(s, v->v->tid);
+		v->th = &s->thr[v->v->thr];
 		v->vm = &s->vms[v->v->vm];
 		v->idx = i;
 		v->cpu = v->v->cpu;
@@ -2035,10 +2193,12 @@ static void make_actors(struct sim *m)
 		v->inj_vec = -1;
 		v->rng = s->seed * 1000003 + (uint64_t)v->v->tid;
 		if (v->v->spawn) {
-			m->cpus[v->cpu].owner = i;
+			if (!m->cpus[v->cpu].curr)
+				m->cpus[v->cpu].owner = i;
 			schedule(m, v, v->v->spawn, PH_SPAWN);
 			continue;
 		}
+		v->alive = true;
 		m->cpus[v->cpu].curr = v->th->tid;
 		m->cpus[v->cpu].owner = i;
 		schedule(m, v, v->v->at, PH_START);
@@ -2055,6 +2215,22 @@ static void make_actors(struct sim *m)
 	m->vs[n - 1].heap = -1;
 	m->vs[n - 1].idx = -1;
 	schedule(m, &m->vs[n - 1], s->start, PH_DONE);
+}
+
+/* Threads renamed by now take their new name (in later records and markers). */
+static void apply_renames(struct sim *m, uint64_t now)
+{
+	for (int i = 0; i < m->s->nr_renames; i++) {
+		struct srename *r = &m->s->renames[i];
+		struct sthr *th;
+
+		if (r->at > now || r->at == UINT64_MAX)
+			continue;
+		th = scn_thread(m->s, r->tid);
+		if (th)
+			snprintf(th->comm, sizeof(th->comm), "%s", r->comm);
+		r->at = UINT64_MAX;
+	}
 }
 
 /* Without an end, the trace ends when no vCPU has anything left to do. */
@@ -2079,6 +2255,7 @@ static void run(struct sim *m)
 			break;
 		if (!s->end && !s->max_events && vcpus_done(m))
 			break;
+		apply_renames(m, m->heap[0]->next);
 		v = heap_pop(m);
 		if (v->idx < 0)
 			recorder_step(m, v->next);
@@ -2107,6 +2284,8 @@ static int finish(struct sim *m)
 	m->res.events = m->events;
 	truth_finish(m->truth, m->last_ts);
 	res_finish(&m->res);
+	if (m->facts && facts_write(m->facts, m->o->facts, m->last_ts))
+		return -1;
 	if (!m->o->truth)
 		return 0;
 	f = strcmp(m->o->truth, "-") ? fopen(m->o->truth, "w") : stdout;
@@ -2144,6 +2323,9 @@ out:
 	res_free(&m.res);
 	sfmt_free(&m.fmt);
 	free(m.cpus);
+	facts_free(m.facts);
+	free(m.rec);
+	free(m.droppable);
 	free(m.vs);
 	free(m.heap);
 	return ret;

@@ -10,6 +10,7 @@ enum th_kind { TK_VCPU, TK_VHOST, TK_IO, TK_MAIN, TK_HOST, TK_REC };
 enum ep_kind {
 	EP_EXIT, EP_PIO, EP_MMIO, EP_HLT, EP_PREEMPT, EP_GUEST,
 	EP_L2ENTER, EP_L2EXIT, EP_L2REFLECT, EP_L2HLT, EP_SLEEP, EP_PTIMER,
+	EP_QUIT,	/* the guest powers off: IO exit, userspace, the thread exits */
 };
 
 enum wake_kind {
@@ -42,10 +43,18 @@ struct sep {
 
 struct sthr {
 	int tid, tgid;
-	char comm[16];
+	char comm[16];		/* its name now (renames change it) */
+	char last_comm[16];	/* its name at the end (saved_cmdlines), "" if never renamed */
 	enum th_kind kind;
 	int cpu;		/* home CPU (vCPU: initial) */
+	bool gone;		/* exited: its tid names the next thread declared with it */
 };
+
+/* One record not written: the nth record of @event naming thread @tid. */
+struct smiss { int tid, nth, seen; char event[32]; };
+
+/* A thread renamed mid-trace (prctl(PR_SET_NAME)/pthread_setname_np). */
+struct srename { int tid; uint64_t at; char comm[16]; };
 
 struct svm {
 	int pid;
@@ -62,6 +71,7 @@ struct svm {
 	 */
 	bool tscdl, hvtimer, ptimer;
 	int vhost, io, main;	/* thread ids, 0 if none */
+	uint64_t slide;		/* the guest kernel's KASLR slide (HLT exits' rip) */
 	int net_vec, disk_vec;
 };
 
@@ -79,6 +89,11 @@ struct scn {
 	uint64_t start, end;	/* end 0: when every vCPU is done */
 	int rec_cpu;
 	bool no_markers;	/* a trace-cmd recording: no vmwait markers */
+	bool sameclock;		/* records pushed to the clock may share a timestamp */
+	struct srename *renames;
+	int nr_renames;
+	struct smiss *miss;
+	int nr_miss;
 	struct svm *vms;
 	int nr_vms;
 	struct sthr *thr;
@@ -90,6 +105,7 @@ struct scn {
 	struct snoise *noise;
 	int nr_noise;
 	bool light;		/* written as vmwait record --light would record it */
+	char *profile, *events;	/* "record PROFILE", "events LIST" (sim_opts override) */
 	/* random composition */
 	bool random;
 	uint64_t seed;
@@ -104,6 +120,7 @@ struct scn {
 
 struct svcpu {
 	int tid, id, vm;	/* vm: index in scn.vms */
+	int thr;		/* index in scn.thr (a tid may be reused) */
 	int cpu;
 	uint64_t at;		/* first entry */
 	uint64_t spawn;		/* created by the VMM main thread at this time, 0: exists */
@@ -115,6 +132,7 @@ int scn_parse(struct scn *s, const char *path);
 int scn_random(struct scn *s, uint64_t seed, uint64_t events, const char *kernel);
 void scn_free(struct scn *s);
 struct sthr *scn_thread(struct scn *s, int tid);
+struct sthr *scn_thread_last(struct scn *s, int tid);
 struct svm *scn_vm(struct scn *s, int pid);
 
 struct sim_opts {
@@ -124,6 +142,14 @@ struct sim_opts {
 	int version;		/* trace.dat 6 or 7 */
 	enum tdat_compress compress;	/* v7 only */
 	bool light;		/* --light: leave out the per-exit events */
+	const char *profile;	/* --profile: exits, nosched, noirq, sched, light, full */
+	const char *events;	/* --events-only: the events recorded (NULL: all) */
+	double drop;		/* --drop: share of records left out at random */
+	uint64_t drop_seed;
+	const char *drop_events;	/* --drop-events: only these may be left out */
+	bool no_losses;		/* --no-losses: the random mode loses nothing */
+	const char *facts;	/* --facts: the generator's account of entries/exits */
+	int isa;		/* --isa: random VMs' isa (1 vmx, 2 svm), 0 the seed's */
 };
 
 

@@ -101,12 +101,14 @@ int spenc_lost(struct spenc *p, uint64_t count, bool stored);
 int spenc_flush(struct spenc *p);
 void spenc_free(struct spenc *p);
 
-/* ---- the ground truth (truth.c) ---- */
+/* ---- the ground truth (truth*.c) ---- */
 
 /*
- * Why a halt ended, as the generator knows it; SW_DERIVE: the wake has no
- * evidence but the vector seen after it, the truth applies the README's
- * rules 6-9 to that (posted-interrupt wakeups).
+ * Why a halt ended, as the generator knows it (the physical wake), given by
+ * the simulator on the records that end halts; the truth derives the
+ * README's reason from the records themselves and, in full traces with
+ * nothing dropped, checks that it is this one. SW_DERIVE: the wake has no
+ * evidence but the vector seen after it (posted-interrupt wakeups).
  */
 #define SW_DERIVE	(-2)
 
@@ -117,38 +119,68 @@ struct swake {
 	int vec;		/* the wake's vector V as the README finds it, -1 */
 };
 
-/* The parts of an event the truth needs, filled by the simulator. */
+/* What an event is to the truth (decoded from the record: decode.c). */
 enum sev_kind {
 	SK_OTHER,		/* any event not listed below */
 	SK_KVM_OTHER,		/* any other kvm:* event */
 	SK_ENTRY, SK_EXIT, SK_USEREXIT, SK_VCPU_WAKEUP, SK_HALT_POLL, SK_INJ_VIRQ,
 	SK_ACCEPT,		/* kvm_apic_accept_irq */
+	SK_APIC_IPI, SK_MSI, SK_SET_IRQ, SK_IOAPIC, SK_PIC,
 	SK_NESTED_ENTER, SK_NESTED_EXIT, SK_NESTED_INJECT, SK_NESTED_OTHER,
-	SK_SWITCH, SK_WAKING, SK_WAKEUP,
+	SK_SWITCH, SK_WAKING, SK_WAKEUP, SK_WAKEUP_NEW,
+	SK_NEWTASK, SK_PEXIT, SK_HRT_ENTRY, SK_HRT_EXIT, SK_BLOCK_ISSUE, SK_PRINT,
 };
 
+/* A written record as the truth sees it: its fields, decoded (decode.c). */
 struct sinfo {
 	enum sev_kind kind;
 	int cpu;
 	int pid;		/* common_pid */
-	/* sched */
-	int prev_pid, next_pid;	/* switch */
-	bool prev_runnable;
-	const char *next_comm;
-	int wpid, target_cpu;	/* waking/wakeup */
+	uint8_t flags;		/* common_flags */
+	/* sched_switch */
+	int prev_pid, next_pid;
+	long prev_state;
+	char prev_comm[17], next_comm[17];
+	/* waking/wakeup/wakeup_new (wpid), task_newtask and sched_process_exit (wpid) */
+	int wpid, target_cpu;
+	char comm[17];
+	uint64_t clone_flags;
 	/* kvm */
+	int vcpu_id;		/* entry/exit (-1 if the layout has none), halt_poll */
 	uint32_t isa, code;	/* exit, nested_exit, inject */
-	uint64_t vmcs, pgd;	/* nested_enter */
-	int apicid, vec;	/* accept: apicid, vector; inj_virq: vector */
-	struct swake wake;	/* waking / vcpu_wakeup / nested_enter: model's reason */
+	uint64_t rip;		/* exit: guest rip */
+	uint64_t vmcs, pgd;	/* nested_enter (pgd UINT64_MAX: no guest_pgd) */
+	uint32_t event_inj;
+	int apicid, vec;	/* accept: apicid, vector; inj_virq, msi, ioapic: vector */
+	int gsi;		/* set_irq: gsi; ioapic: pin; pic: chip * 8 + pin */
+	uint64_t function;	/* hrtimer_expire_entry */
+	char text[256];		/* print: the marker */
+	struct swake wake;	/* set by the simulator: the physical wake (waking, */
+				/* kvm_vcpu_wakeup, nested_enter), else reason -1 */
 };
+
+/* Fill @si from the record @r (everything but si->wake and si->cpu). */
+void sinfo_decode(const struct srec *r, struct sinfo *si);
+int64_t srec_get(const struct srec *r, const char *field, int64_t def);
+const char *srec_get_str(const struct srec *r, const char *field, char *buf, size_t len);
+
+/* The generator's own account of the entry/exit records written (facts.c). */
+struct sfacts;
+struct sfacts *facts_new(void);
+void facts_event(struct sfacts *f, uint64_t ts, const struct sinfo *e);
+int facts_write(struct sfacts *f, const char *path, uint64_t end);
+void facts_free(struct sfacts *f);
 
 struct struth;
 
-struct struth *truth_new(struct vw_result *res, const struct sfmt *f);
-/* Declare a thread: vcpu >= 0 for vCPU threads; tgid < 0 for host tasks. */
-void truth_thread(struct struth *t, int tid, int tgid, int vcpu, const char *comm);
-void truth_vm(struct struth *t, int pid, const char *name);
+/* @rec: which of @f's events the trace records (formats written), by index in f->ev. */
+struct struth *truth_new(struct vw_result *res, const struct sfmt *f, const bool *rec);
+/* The saved_cmdlines entry of @tid (the comm of a thread no record names). */
+void truth_cmdline(struct struth *t, int tid, const char *comm);
+/* kallsyms: @addr is KVM's guest-timer callback of source @src (TS_*). */
+void truth_timer_fn(struct struth *t, uint64_t addr, int src);
+/* Check every wait's README reason against the physical wake (full traces). */
+void truth_check_physical(struct struth *t, bool on);
 void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e);
 /* The first record on @cpu after a loss of @count events (-1: unknown). */
 void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count);

@@ -1,130 +1,54 @@
 /*
- * Ground truth: follows the README's model ("The model") over the events the
- * simulator writes, with the wake reasons taken from the simulator (what
- * really woke the vCPU), and fills a struct vw_result.
+ * Ground truth: the README's model ("The model") applied by the generator to
+ * the records it writes, independently of the analyzer. This file: periods,
+ * the scheduler component, preemption credit, losses, thread ends and the
+ * event loop. Threads and setup: truth_thr.c; KVM component and halts:
+ * truth_kvm.c; wake reasons: truth_wake.c; VMs and the result: truth_end.c.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "synth.h"
+#include "truth_int.h"
 #include "util.h"
-
-enum { S_UNKNOWN, S_RUNNABLE, S_SLEEPING, S_ONCPU };
-enum { C_UNKNOWN, C_GUEST, C_GUEST_L2, C_HYP, C_VMM, C_HALTED, C_RUN };
-enum { L2_IN, L2_L1, L2_IDLE };
-
-#define MAX_PENDING	256
-#define MAX_CREDITS	16
-
-struct credit { int tid; char comm[32]; int kind; uint64_t ns; };
-
-/* One vw_vcpu's open period and what must be committed with it. */
-struct acc {
-	struct vw_vcpu *res;
-	int state;		/* -1: none yet */
-	uint64_t start, end;
-	uint64_t polled;
-	struct credit cr[MAX_CREDITS];
-	int nr_cr;
-};
-
-struct tl2 {
-	struct acc acc;
-	int mode;
-	uint64_t idle_start;
-	bool idle_open;
-};
-
-struct pseg { uint64_t from, to; int sched; int ctx; int l2mode; };
-
-struct tthread {
-	int tid, tgid, vcpu;
-	char comm[32];
-	bool seen;
-	uint64_t first, at;
-	int sched, ctx;
-	bool had_ee;
-	int last_cpu, wait_cpu;
-	/* halt */
-	bool halt_open, confirmed, blocked;
-	uint64_t halt_start;
-	struct tl2 *halt_l2;	/* L0 halted T in this L2 vCPU */
-	/* tentative halt: switched out sleeping, never had kvm_entry/kvm_exit */
-	bool tent, tent_woken;
-	uint64_t tent_start, tent_wake;
-	struct swake tent_why;
-	struct tl2 *tent_l2;
-	/* time whose state awaits a halt's confirmation (or its refutation) */
-	struct pseg pend[MAX_PENDING];
-	int nr_pend;
-	/*
-	 * The last wait, held from its wake to the end of its "after the wake"
-	 * window (entry, exit, switch-out, userspace exit), when the analyzer
-	 * classifies it: its reason may need the vector seen in the window,
-	 * and rule 6 learns vectors in that order.
-	 */
-	bool post_open;
-	struct swake pw;
-	struct tl2 *pw_l2;
-	uint64_t pw_ns;
-	int pw_accept, pw_inj;	/* first accept for itself, first kvm_inj_virq: vector */
-	/* exit */
-	bool exit_open;
-	uint32_t isa, code;
-	uint64_t exit_ts;
-	struct tl2 *exit_l2;
-	/* nested */
-	bool in_l2;
-	struct tl2 *l2;
-	/* preemption credit */
-	bool crediting;
-	uint64_t credit_from;
-	struct acc acc;
-};
-
-struct tcpu {
-	int curr;		/* -1 unknown */
-	char comm[32];
-};
-
-/* Vectors a VM's waits classified by rules 2-5 (README, rule 6). */
-struct tlearn {
-	int tgid;
-	int8_t reason[256];	/* reason + 1, 0 unknown */
-};
-
-struct struth {
-	struct vw_result *res;
-	const struct sfmt *fmt;
-	struct tthread **thr;	/* indexed by tid */
-	int nr_thr;
-	struct tthread **list;	/* the same, in creation order */
-	int nr_list;
-	struct tcpu *cpus;
-	int nr_cpus;
-	struct tl2 **l2s;
-	int nr_l2s;
-	struct tlearn *learn;
-	int nr_learn;
-	bool debug;		/* VMWAIT_SYNTH_DEBUG: print each wait on stderr */
-};
 
 /* ---- periods ---- */
 
-static void acc_commit(struct acc *a)
+void credits_add(struct credits *c, int key, uint64_t ns)
 {
-	if (a->state < 0 || !a->res)
+	if (!ns)
 		return;
-	res_add_state(a->res, a->state, a->end - a->start);
-	a->res->polled_ns += a->polled;
-	for (int i = 0; i < a->nr_cr; i++)
-		res_add_preempt(a->res, a->cr[i].tid, a->cr[i].comm, a->cr[i].kind, a->cr[i].ns);
-	a->nr_cr = 0;
+	for (int i = 0; i < c->n; i++) {
+		if (c->v[i].key == key) {
+			c->v[i].ns += ns;
+			return;
+		}
+	}
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 4;
+		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+	}
+	c->v[c->n].key = key;
+	c->v[c->n++].ns = ns;
+}
+
+void acc_commit(struct acc *a)
+{
+	if (a->state < 0)
+		return;
+	if (a->res) {
+		res_add_state(a->res, a->state, a->end - a->start);
+		a->res->polled_ns += a->polled;
+		for (int i = 0; i < a->open.n; i++)
+			credits_add(&a->done, a->open.v[i].key, a->open.v[i].ns);
+	} else {
+		a->pre[a->state] += a->end - a->start;
+	}
+	a->open.n = 0;
 	a->polled = 0;
 }
 
 /* Account [from, to) in @state; a period closes when the state changes. */
-static void acc_add(struct acc *a, int state, uint64_t from, uint64_t to, bool polled)
+void acc_add(struct acc *a, int state, uint64_t from, uint64_t to, bool polled)
 {
 	if (to <= from)
 		return;
@@ -138,120 +62,22 @@ static void acc_add(struct acc *a, int state, uint64_t from, uint64_t to, bool p
 		a->polled += to - from;
 }
 
-/* A loss: the open period (since the last state change) becomes unknown. */
-static void acc_lose(struct acc *a)
+/* A loss or a gap: the open period (since the last state change) becomes unknown. */
+void acc_lose(struct acc *a)
 {
 	if (a->state >= 0 && a->state != VS_UNKNOWN) {
 		a->state = VS_UNKNOWN;
 		a->polled = 0;
-		a->nr_cr = 0;
+		a->open.n = 0;
 	}
-}
-
-static void acc_credit(struct acc *a, int tid, const char *comm, int kind, uint64_t ns)
-{
-	if (!ns || !a->res)
-		return;
-	for (int i = 0; i < a->nr_cr; i++) {
-		if (a->cr[i].tid == tid) {
-			a->cr[i].ns += ns;
-			return;
-		}
-	}
-	if (a->nr_cr == MAX_CREDITS) {
-		vw_err("synth: too many preemptors in one period");
-		abort();
-	}
-	a->cr[a->nr_cr].tid = tid;
-	snprintf(a->cr[a->nr_cr].comm, sizeof(a->cr[0].comm), "%s", comm);
-	a->cr[a->nr_cr].kind = kind;
-	a->cr[a->nr_cr].ns = ns;
-	a->nr_cr++;
-}
-
-/* ---- threads ---- */
-
-static struct tthread *thr_get(struct struth *t, int tid)
-{
-	if (tid <= 0)
-		return NULL;
-	if (tid >= t->nr_thr) {
-		int n = MAX(tid + 1, t->nr_thr * 2);
-
-		t->thr = xrealloc(t->thr, n * sizeof(*t->thr));
-		memset(t->thr + t->nr_thr, 0, (n - t->nr_thr) * sizeof(*t->thr));
-		t->nr_thr = n;
-	}
-	if (!t->thr[tid]) {
-		struct tthread *th = xcalloc(1, sizeof(*th));
-
-		th->tid = tid;
-		th->tgid = -1;
-		th->vcpu = -1;
-		th->acc.state = -1;
-		th->last_cpu = th->wait_cpu = -1;
-		t->thr[tid] = th;
-		t->list = xrealloc(t->list, (t->nr_list + 1) * sizeof(*t->list));
-		t->list[t->nr_list++] = th;
-	}
-	return t->thr[tid];
-}
-
-struct struth *truth_new(struct vw_result *res, const struct sfmt *f)
-{
-	struct struth *t = xcalloc(1, sizeof(*t));
-
-	t->res = res;
-	t->fmt = f;
-	t->debug = getenv("VMWAIT_SYNTH_DEBUG") != NULL;
-	return t;
-}
-
-void truth_thread(struct struth *t, int tid, int tgid, int vcpu, const char *comm)
-{
-	struct tthread *th = thr_get(t, tid);
-
-	th->tgid = tgid;
-	th->vcpu = vcpu;
-	snprintf(th->comm, sizeof(th->comm), "%s", comm);
-}
-
-static struct tcpu *cpu_get(struct struth *t, int cpu)
-{
-	if (cpu >= t->nr_cpus) {
-		t->cpus = xrealloc(t->cpus, (cpu + 1) * sizeof(*t->cpus));
-		for (int i = t->nr_cpus; i <= cpu; i++) {
-			t->cpus[i].curr = -1;
-			t->cpus[i].comm[0] = 0;
-		}
-		t->nr_cpus = cpu + 1;
-	}
-	return &t->cpus[cpu];
-}
-
-static bool is_vm_pid(struct struth *t, int pid)
-{
-	for (int i = 0; i < t->res->nr_vms; i++)
-		if (t->res->vms[i]->pid == pid)
-			return true;
-	return false;
-}
-
-static int preempt_kind(struct struth *t, struct tthread *th, int tid)
-{
-	struct tthread *o = tid > 0 && tid < t->nr_thr ? t->thr[tid] : NULL;
-
-	if (!o || o->tgid < 0)
-		return PK_HOST;
-	if (o->tgid == th->tgid)
-		return PK_SAME_VM;
-	return is_vm_pid(t, o->tgid) ? PK_OTHER_VM : PK_HOST;
 }
 
 /* ---- state ---- */
 
-static int l1_state(int sched, int ctx)
+int l1_state(int sched, int ctx)
 {
+	if (ctx == C_HALTED)
+		return VS_IDLE;
 	if (sched == S_RUNNABLE)
 		return VS_PREEMPTED;
 	switch (ctx) {
@@ -260,12 +86,11 @@ static int l1_state(int sched, int ctx)
 	case C_HYP: return VS_HYPERVISOR;
 	case C_VMM: return VS_VMM;
 	case C_RUN: return VS_RUNNING;
-	case C_HALTED: return VS_IDLE;
 	default: return VS_UNKNOWN;
 	}
 }
 
-static int l2_state(int mode, int st)
+int l2_state(int mode, int st)
 {
 	if (mode == L2_IDLE)
 		return VS_IDLE;
@@ -281,7 +106,7 @@ static bool pending(const struct tthread *th)
 }
 
 /* Account the time of @th up to @to in its current state. */
-static void advance(struct tthread *th, uint64_t to)
+void advance(struct tthread *th, uint64_t to)
 {
 	int st;
 
@@ -303,7 +128,7 @@ static void advance(struct tthread *th, uint64_t to)
 		th->at = to;
 		return;
 	}
-	st = th->ctx == C_HALTED ? VS_IDLE : l1_state(th->sched, th->ctx);
+	st = l1_state(th->sched, th->ctx);
 	acc_add(&th->acc, st, th->at, to, st == VS_IDLE && th->sched == S_ONCPU);
 	if (th->l2)
 		acc_add(&th->l2->acc, l2_state(th->l2->mode, st), th->at, to, false);
@@ -315,7 +140,7 @@ static void advance(struct tthread *th, uint64_t to)
  * tentative halt was confirmed (kvm_vcpu_wakeup) or not: its time up to the
  * wake is idle, or stays in the state rule 3 gives.
  */
-static void resolve(struct tthread *th, bool halt)
+void resolve(struct tthread *th, bool halt)
 {
 	for (int i = 0; i < th->nr_pend; i++) {
 		struct pseg *s = &th->pend[i];
@@ -324,11 +149,8 @@ static void resolve(struct tthread *th, bool halt)
 		if (th->tent) {
 			st = halt && s->to <= th->tent_wake ? VS_IDLE : l1_state(s->sched, s->ctx);
 		} else {
-			st = halt ? VS_IDLE : l1_state(s->sched, C_HYP);
-			if (!halt && s->sched == S_RUNNABLE) {
-				vw_err("synth: preemption inside an unconfirmed halt");
-				abort();
-			}
+			/* README: the HLT fast path was no halt, "its time is hypervisor" */
+			st = halt ? VS_IDLE : VS_HYPERVISOR;
 		}
 		acc_add(&th->acc, st, s->from, s->to, !th->tent && halt && s->sched == S_ONCPU);
 		if (th->l2)
@@ -345,31 +167,43 @@ static void resolve(struct tthread *th, bool halt)
 		th->halt_open = false;
 }
 
+/* ---- preemption credit ---- */
+
 static bool preempted_now(const struct tthread *th)
 {
-	return th->seen && th->ctx != C_HALTED && th->sched == S_RUNNABLE;
+	return th->is_vcpu && th->seen && th->ctx != C_HALTED && th->sched == S_RUNNABLE;
+}
+
+static int credit_key(struct struth *t, int cpu)
+{
+	struct tcpu *c = cpu < 0 ? NULL : cpu_get(t, cpu);
+	struct tthread *p;
+
+	if (!c || c->curr < 0)
+		return CK_UNKNOWN;
+	if (c->curr == 0)
+		return CK_IDLE;
+	p = thr_find(t, c->curr);
+	return p ? p->idx + 1 : CK_UNKNOWN;
 }
 
 /* Credit [credit_from, ts) to the task on the CPU @th waits on. */
-static void credit_flush(struct struth *t, struct tthread *th, uint64_t ts)
+void credit_flush(struct struth *t, struct tthread *th, uint64_t ts)
 {
-	const char *comm;
-	struct tcpu *c;
-	int kind;
+	int key;
 
 	if (!th->crediting || ts <= th->credit_from)
 		return;
-	c = cpu_get(t, th->wait_cpu < 0 ? 0 : th->wait_cpu);
-	kind = preempt_kind(t, th, c->curr);
-	comm = c->curr < 0 ? "<unknown>" : c->comm;
-	acc_credit(&th->acc, c->curr, comm, kind, ts - th->credit_from);
-	if (th->l2 && th->l2->mode != L2_IDLE)
-		acc_credit(&th->l2->acc, c->curr, comm, kind, ts - th->credit_from);
+	key = credit_key(t, th->wait_cpu);
+	if (th->acc.res)
+		credits_add(&th->acc.open, key, ts - th->credit_from);
+	if (th->l2 && th->l2->mode != L2_IDLE && th->l2->acc.state >= 0)
+		credits_add(&th->l2->acc.open, key, ts - th->credit_from);
 	th->credit_from = ts;
 }
 
 /* Call after a change of @th's components at @ts. */
-static void credit_update(struct struth *t, struct tthread *th, uint64_t ts)
+void credit_update(struct struth *t, struct tthread *th, uint64_t ts)
 {
 	bool now = preempted_now(th);
 
@@ -382,460 +216,74 @@ static void credit_update(struct struth *t, struct tthread *th, uint64_t ts)
 	}
 }
 
-static struct vw_vcpu *vcpu_res(struct struth *t, struct tthread *th);
-
-static void see(struct struth *t, struct tthread *th, uint64_t ts)
+/* Every thread waiting on @cpu changes creditor at @ts. */
+static void cpu_waiters_flush(struct struth *t, int cpu, uint64_t ts,
+			      const struct tthread *a, const struct tthread *b)
 {
-	if (th->seen)
-		return;
-	th->seen = true;
-	th->first = ts;
-	th->at = ts;
-	vcpu_res(t, th);
+	for (int i = 0; i < t->nr_list; i++) {
+		struct tthread *w = t->list[i];
+
+		if (w->crediting && w->wait_cpu == cpu && w != a && w != b)
+			credit_flush(t, w, ts);
+	}
 }
 
-/* ---- results ---- */
-
-static struct vw_vm *vm_of(struct struth *t, const struct tthread *th)
-{
-	return res_vm(t->res, th->tgid);
-}
-
-static struct vw_vcpu *vcpu_res(struct struth *t, struct tthread *th)
-{
-	struct vw_vcpu *v;
-
-	if (th->acc.res || th->vcpu < 0)
-		return th->acc.res;
-	v = res_vcpu_new(vm_of(t, th), th->vcpu, th->tid);
-	snprintf(v->comm, sizeof(v->comm), "%s", th->comm);
-	v->first_ns = th->first;
-	th->acc.res = v;
-	return v;
-}
-
-static void add_exit(struct struth *t, struct vw_vcpu *v, struct tthread *th, uint64_t ns)
-{
-	const char *name = sfmt_exit_name(t->fmt, th->isa, th->code);
-
-	hist_add(&res_exit(v, th->isa == 1 ? 1 : 2, th->code, name)->hist, ns);
-}
-
-static void add_wait(struct vw_vcpu *v, const struct swake *w, uint64_t ns)
-{
-	if (!v || w->reason < 0)
-		return;
-	res_add_wait(v, w->reason, ns, w->src, w->gsi);
-}
-
-static int8_t *learned(struct struth *t, int tgid)
-{
-	for (int i = 0; i < t->nr_learn; i++)
-		if (t->learn[i].tgid == tgid)
-			return t->learn[i].reason;
-	t->learn = xrealloc(t->learn, (t->nr_learn + 1) * sizeof(*t->learn));
-	memset(&t->learn[t->nr_learn], 0, sizeof(*t->learn));
-	t->learn[t->nr_learn].tgid = tgid;
-	return t->learn[t->nr_learn++].reason;
-}
+/* ---- losses, gaps, ends ---- */
 
 /*
- * The README's rules 6-9 for a wake whose only evidence is @vec, the vector
- * seen after it (or -1): a vector classified earlier in the VM by rules
- * 2-5, the standard Linux vectors, a device, unknown.
+ * A loss on @th's CPU (or a gap of @th): the open period becomes unknown
+ * with both components; the open halt (polled time, credit) and the nested
+ * attribution are dropped; the open exit counts as open (gap: unpaired).
  */
-static struct swake derive(const int8_t *learn, int vec)
+void lose_thread(struct struth *t, struct tthread *th, uint64_t ts, bool gap)
 {
-	if (vec < 0)
-		return (struct swake){ WR_UNKNOWN, -1, -1, -1 };
-	if (vec < 256 && learn[vec])
-		return (struct swake){ learn[vec] - 1, -1, -1, vec };
-	if (vec == 0xec || vec == 0xef)
-		return (struct swake){ WR_TIMER, -1, -1, vec };
-	if (vec >= 0xfb && vec <= 0xfd)
-		return (struct swake){ WR_IPI, -1, -1, vec };
-	return (struct swake){ WR_DEVICE, vec, -1, vec };
-}
-
-/*
- * The "after the wake" window of @th's last wait closes: the wait is
- * classified and counted (for T and the L2 vCPU it halted in); a reason
- * from rules 2-5 teaches the VM its vector.
- */
-static void post_close(struct struth *t, struct tthread *th)
-{
-	struct swake w = th->pw;
-	bool derived = w.reason == SW_DERIVE;
-	int8_t *learn;
-
-	if (!th->post_open)
-		return;
-	th->post_open = false;
-	learn = learned(t, th->tgid);
-	if (derived)
-		w = derive(learn, th->pw_accept >= 0 ? th->pw_accept : th->pw_inj);
-	else if (w.reason <= WR_NET && w.vec >= 0 && w.vec < 256)
-		learn[w.vec] = (int8_t)(w.reason + 1);
-	if (t->debug)
-		fprintf(stderr, "synth: wait tid=%d ns=%llu %s%s\n", th->tid,
-			(unsigned long long)th->pw_ns, vw_reason_names[w.reason],
-			derived ? " (from the vector after the wake)" : "");
-	add_wait(vcpu_res(t, th), &w, th->pw_ns);
-	if (th->pw_l2)
-		add_wait(th->pw_l2->acc.res, &w, th->pw_ns);
-}
-
-/* A halt of @th ended at its wake: one wait, for T and the L2 vCPU it halted in. */
-static void halt_waited(struct struth *t, struct tthread *th, const struct swake *w,
-			struct tl2 *l2, uint64_t ns)
-{
-	if (w->reason < 0 && w->reason != SW_DERIVE) {
-		vw_err("synth: thread %d: a wait without a wake reason", th->tid);
+	advance(th, ts);
+	if (th->tent && !th->tent_woken)
+		tent_refute(th);	/* asleep: the time since the last change */
+	if (th->tent) {
+		vw_err("synth: a loss while a tentative halt is being decided (tid %d)", th->tid);
 		abort();
 	}
+	if (th->nr_pend)
+		resolve(th, true);	/* the idle since the HLT exit becomes unknown */
 	post_close(t, th);
-	th->post_open = true;
-	th->pw = *w;
-	th->pw_l2 = l2;
-	th->pw_ns = ns;
-	th->pw_accept = th->pw_inj = -1;
-}
-
-/* kvm_vcpu_wakeup came next after the wake: the tentative halt was one. */
-static void tent_confirm(struct struth *t, struct tthread *th)
-{
-	uint64_t ns = th->tent_wake - th->tent_start;
-	struct swake why = th->tent_why;
-	struct tl2 *l2 = th->tent_l2;
-
-	resolve(th, true);
-	halt_waited(t, th, &why, l2, ns);
-}
-
-static bool is_hlt(uint32_t isa, uint32_t code)
-{
-	return isa == 1 ? (code & 0xffff) == 12 : code == 0x78;
-}
-
-static char *hex(uint64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-	return xstrdup(buf);
-}
-
-static struct tl2 *l2_get(struct struth *t, struct tthread *th, uint64_t vmcs, uint64_t pgd,
-			  bool has_pgd, uint64_t ts)
-{
-	char *key = hex(vmcs), *id = has_pgd ? hex(pgd) : xstrdup("unknown");
-	struct vw_nested *n = res_nested(vm_of(t, th), id);
-	struct vw_vcpu *v = res_nested_vcpu(n, key, th->vcpu, th->tid);
-	struct tl2 *l2 = NULL;
-
-	for (int i = 0; i < t->nr_l2s; i++)
-		if (t->l2s[i]->acc.res == v)
-			l2 = t->l2s[i];
-	if (!l2) {
-		l2 = xcalloc(1, sizeof(*l2));
-		l2->acc.res = v;
-		l2->acc.state = -1;
-		snprintf(v->comm, sizeof(v->comm), "%s", th->comm);
-		v->first_ns = ts;
-		t->l2s = xrealloc(t->l2s, (t->nr_l2s + 1) * sizeof(*t->l2s));
-		t->l2s[t->nr_l2s++] = l2;
-	}
-	free(key);
-	free(id);
-	return l2;
-}
-
-/* ---- events ---- */
-
-static void on_kvm_exit(struct struth *t, struct tthread *th, const struct sinfo *e, uint64_t ts)
-{
-	post_close(t, th);
-	th->had_ee = true;
-	th->exit_open = true;
-	th->isa = e->isa;
-	th->code = e->code;
-	th->exit_ts = ts;
-	th->exit_l2 = th->in_l2 ? th->l2 : NULL;
-	if (is_hlt(e->isa, e->code)) {
-		th->ctx = C_HALTED;
-		th->halt_open = true;
-		th->confirmed = false;
-		th->blocked = false;
-		th->halt_start = ts;
-		th->halt_l2 = th->exit_l2;
-	} else {
-		th->ctx = C_HYP;
-	}
-}
-
-static void on_entry(struct struth *t, struct tthread *th, uint64_t ts)
-{
-	struct vw_vcpu *v = vcpu_res(t, th);
-
-	if (th->halt_open && !th->confirmed)
-		resolve(th, false);
+	credit_flush(t, th, ts);
+	th->crediting = false;
+	acc_lose(&th->acc);
+	exit_count(t, th, ts, gap ? EXIT_UNPAIRED : EXIT_OPEN);
+	l2_drop(t, th, ts, gap ? EXIT_UNPAIRED : EXIT_OPEN);
+	th->sched = S_UNKNOWN;
+	th->ctx = C_UNKNOWN;
 	th->halt_open = false;
-	post_close(t, th);
-	if (th->exit_open) {
-		if (v)
-			add_exit(t, v, th, ts - th->exit_ts);
-		if (th->exit_l2)
-			add_exit(t, th->exit_l2->acc.res, th, ts - th->exit_ts);
-		th->exit_open = false;
-	}
-	th->had_ee = true;
-	th->ctx = th->in_l2 ? C_GUEST_L2 : C_GUEST;
-}
-
-static void on_vcpu_wakeup(struct struth *t, struct tthread *th, const struct sinfo *e,
-			   uint64_t ts)
-{
-	if (th->halt_open) {
-		if (!th->confirmed)
-			resolve(th, true);
-		if (!th->blocked)
-			halt_waited(t, th, &e->wake, th->halt_l2, ts - th->halt_start);
-		th->halt_open = false;
-	}
-	th->ctx = th->had_ee ? C_HYP : C_RUN;
-}
-
-static void on_nested_enter(struct struth *t, struct tthread *th, const struct sinfo *e,
-			    uint64_t ts)
-{
-	bool has_pgd = e->pgd != UINT64_MAX;
-	struct tl2 *l2 = l2_get(t, th, e->vmcs, e->pgd, has_pgd, ts);
-
-	if (th->l2 && th->l2 != l2) {
-		vw_err("synth: one L1 vCPU thread runs one L2 vCPU");
-		abort();
-	}
-	if (l2->idle_open) {
-		add_wait(l2->acc.res, &e->wake, ts - l2->idle_start);
-		l2->idle_open = false;
-	}
-	th->l2 = l2;
-	l2->mode = L2_IN;
-	th->in_l2 = true;
-}
-
-static void on_nested_inject(struct tthread *th, const struct sinfo *e, uint64_t ts)
-{
-	/* the HLT was L2's, reflected to L1: no halt of T (README, Nested guests) */
-	if (th->ctx == C_HALTED && !th->confirmed) {
-		resolve(th, false);
-		th->ctx = C_HYP;
-	}
+	th->halt_l2 = NULL;
 	th->in_l2 = false;
-	if (!th->l2)
-		return;
-	if (is_hlt(e->isa, e->code)) {
-		th->l2->mode = L2_IDLE;
-		th->l2->idle_start = ts;
-		th->l2->idle_open = true;
-	} else {
-		th->l2->mode = L2_L1;
-	}
+	if (gap && th->acc.res)
+		th->acc.res->gaps++;
 }
 
-/* The KVM component of the README, for an event whose common_pid is @th. */
-static void kvm_effect(struct struth *t, struct tthread *th, const struct sinfo *e, uint64_t ts)
+/* @th's span ends at @ts (its exit, or the trace's end): close what is open. */
+void end_thread(struct struth *t, struct tthread *th, uint64_t ts, bool exited)
 {
-	switch (e->kind) {
-	case SK_ENTRY:
-		on_entry(t, th, ts);
+	if (!th->seen || !th->live || th->ended)
 		return;
-	case SK_EXIT:
-		on_kvm_exit(t, th, e, ts);
-		return;
-	case SK_USEREXIT:
-		th->ctx = C_VMM;
-		post_close(t, th);
-		return;
-	case SK_VCPU_WAKEUP:
-		on_vcpu_wakeup(t, th, e, ts);
-		return;
-	default:
-		break;
-	}
-	if ((th->ctx == C_UNKNOWN || th->ctx == C_VMM) && !th->had_ee)
-		th->ctx = C_RUN;
-	if (e->kind == SK_NESTED_ENTER)
-		on_nested_enter(t, th, e, ts);
-	else if (e->kind == SK_NESTED_INJECT)
-		on_nested_inject(th, e, ts);
-}
-
-static bool is_kvm(enum sev_kind k)
-{
-	return k != SK_OTHER && k != SK_SWITCH && k != SK_WAKING && k != SK_WAKEUP;
-}
-
-/* Ends a blocked halt at the first wake; the thread is then in the kernel. */
-static void on_woken(struct struth *t, struct tthread *th, const struct sinfo *e, uint64_t ts)
-{
-	if (th->sched == S_SLEEPING || th->sched == S_UNKNOWN) {
-		th->sched = S_RUNNABLE;
-		th->wait_cpu = e->target_cpu;
-		if (th->tent && !th->tent_woken) {
-			th->tent_woken = true;
-			th->tent_wake = ts;
-			th->tent_why = e->wake;
-		}
-	}
-	if (th->halt_open && th->confirmed && th->blocked) {
-		halt_waited(t, th, &e->wake, th->halt_l2, ts - th->halt_start);
-		th->halt_open = false;
-		th->ctx = C_HYP;
-	}
-	th->last_cpu = e->target_cpu;
-}
-
-/*
- * A vCPU thread that never had kvm_entry/kvm_exit sleeps: a tentative halt
- * starts. An earlier one still waiting for its next kvm:* event ends
- * unconfirmed (how tests/synth/README.md reads "from each switch-out").
- */
-static void tent_start(struct tthread *th, uint64_t ts)
-{
+	advance(th, ts);
+	post_close(t, th);
 	if (th->tent)
-		resolve(th, false);
-	if (th->vcpu < 0 || th->had_ee || th->ctx == C_HALTED)
+		tent_refute(th);	/* no kvm_vcpu_wakeup came: no halt */
+	else if (th->nr_pend)
+		resolve(th, true);	/* an open halt counts as idle */
+	credit_flush(t, th, ts);
+	th->crediting = false;
+	exit_count(t, th, ts, EXIT_OPEN);
+	acc_commit(&th->acc);
+	th->acc.state = -1;
+	th->end = ts;
+	th->ended = true;
+	if (!exited)
 		return;
-	th->tent = true;
-	th->tent_woken = false;
-	th->tent_start = ts;
-	th->tent_l2 = th->in_l2 ? th->l2 : NULL;
-}
-
-static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts)
-{
-	struct tthread *prev = thr_get(t, e->prev_pid), *next = thr_get(t, e->next_pid);
-	struct tcpu *c = cpu_get(t, e->cpu);
-
-	if (prev) {
-		prev->sched = e->prev_runnable ? S_RUNNABLE : S_SLEEPING;
-		prev->wait_cpu = e->cpu;
-		prev->last_cpu = e->cpu;
-		post_close(t, prev);
-		if (!e->prev_runnable && prev->ctx == C_HALTED && prev->halt_open) {
-			if (!prev->confirmed)
-				resolve(prev, true);
-			prev->blocked = true;
-		}
-		if (!e->prev_runnable)
-			tent_start(prev, ts);
-		credit_update(t, prev, ts);
-	}
-	if (next && next->tent && !next->tent_woken) {
-		vw_err("synth: thread %d switched in with no waking since it slept", next->tid);
-		abort();
-	}
-	if (next) {
-		next->sched = S_ONCPU;
-		next->last_cpu = e->cpu;
-		credit_update(t, next, ts);
-	}
-	/* every other thread waiting on this CPU changes creditor here */
-	for (int i = 0; i < t->nr_list; i++) {
-		struct tthread *w = t->list[i];
-
-		if (w->crediting && w->wait_cpu == e->cpu && w != prev && w != next)
-			credit_flush(t, w, ts);
-	}
-	c->curr = e->next_pid;
-	/* the idle task is one preemptor, "<idle>", whatever its CPU */
-	snprintf(c->comm, sizeof(c->comm), "%s",
-		 !e->next_pid ? "<idle>" : e->next_comm ? e->next_comm : "");
-}
-
-/*
- * Any record tells which task runs on its CPU: its common_pid (README,
- * Preemption). Settle the credit of the CPU's waiters when that changes.
- */
-static void cpu_task_seen(struct struth *t, const struct sinfo *e, uint64_t ts)
-{
-	struct tcpu *c = cpu_get(t, e->cpu);
-	struct tthread *th;
-
-	if (e->pid < 0 || c->curr == e->pid)
-		return;
-	for (int i = 0; i < t->nr_list; i++) {
-		struct tthread *w = t->list[i];
-
-		if (w->crediting && w->wait_cpu == e->cpu)
-			credit_flush(t, w, ts);
-	}
-	c->curr = e->pid;
-	th = e->pid > 0 ? thr_get(t, e->pid) : NULL;
-	snprintf(c->comm, sizeof(c->comm), "%s", !e->pid ? "<idle>" : th ? th->comm : "");
-}
-
-void truth_vm(struct struth *t, int pid, const char *name)
-{
-	struct vw_vm *vm = res_vm(t->res, pid);
-
-	free(vm->name);
-	vm->name = xstrdup(name);
-}
-
-void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
-{
-	struct tthread *self = thr_get(t, e->pid), *w = NULL, *prev = NULL, *next = NULL;
-
-	if (e->kind == SK_SWITCH) {
-		prev = thr_get(t, e->prev_pid);
-		next = thr_get(t, e->next_pid);
-	} else if (e->kind == SK_WAKING || e->kind == SK_WAKEUP) {
-		w = thr_get(t, e->wpid);
-	}
-	if (self)
-		see(t, self, ts), advance(self, ts);
-	if (prev)
-		see(t, prev, ts), advance(prev, ts);
-	if (next)
-		see(t, next, ts), advance(next, ts);
-	if (w)
-		see(t, w, ts), advance(w, ts);
-
-	cpu_task_seen(t, e, ts);
-	if (e->kind == SK_SWITCH) {
-		on_switch(t, e, ts);
-		return;
-	}
-	if (self) {
-		self->sched = S_ONCPU;
-		self->last_cpu = e->cpu;
-		if (self->tent && !self->tent_woken) {
-			vw_err("synth: thread %d runs with no waking since it slept", self->tid);
-			abort();
-		}
-		/* the next kvm:* event after the wake decides a tentative halt */
-		if (self->tent && is_kvm(e->kind) && e->kind != SK_HALT_POLL) {
-			if (e->kind == SK_VCPU_WAKEUP)
-				tent_confirm(t, self);
-			else
-				resolve(self, false);
-		}
-		/* "after the wake": the first accept for itself, else the first injection */
-		if (self->post_open && e->kind == SK_ACCEPT && e->apicid == self->vcpu &&
-		    self->pw_accept < 0)
-			self->pw_accept = e->vec;
-		if (self->post_open && e->kind == SK_INJ_VIRQ && self->pw_inj < 0)
-			self->pw_inj = e->vec;
-		if (is_kvm(e->kind))
-			kvm_effect(t, self, e, ts);
-		credit_update(t, self, ts);
-	}
-	if (w) {
-		on_woken(t, w, e, ts);
-		credit_update(t, w, ts);
-	}
+	th->live = false;	/* its tid names a new thread from now on */
+	if (t->live[th->tid] == th)
+		t->live[th->tid] = NULL;
 }
 
 bool truth_loss_ok(struct struth *t, int cpu)
@@ -843,7 +291,7 @@ bool truth_loss_ok(struct struth *t, int cpu)
 	for (int i = 0; i < t->nr_list; i++) {
 		struct tthread *th = t->list[i];
 
-		if (!th->seen || th->last_cpu != cpu)
+		if (!th->seen || !th->live || th->last_cpu != cpu)
 			continue;
 		if ((th->l2 && th->l2->mode == L2_IDLE) || (th->tent && th->tent_woken) ||
 		    th->post_open || (th->ctx == C_HALTED && !th->confirmed))
@@ -854,83 +302,253 @@ bool truth_loss_ok(struct struth *t, int cpu)
 
 void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count)
 {
+	struct tcpu *c = cpu_get(t, cpu);
+	bool first = !c->started;
+
 	if (count > 0)
 		t->res->lost_events += count;
 	for (int i = 0; i < t->nr_list; i++) {
 		struct tthread *th = t->list[i];
 
-		if (!th->seen || th->last_cpu != cpu)
+		if (!th->seen || !th->live)
 			continue;
-		advance(th, ts);
-		if (th->tent && !th->tent_woken)
-			resolve(th, false);	/* asleep: the time since the last change */
-		if (th->nr_pend || (th->l2 && th->l2->mode == L2_IDLE) || th->tent) {
-			vw_err("synth: a loss inside an unconfirmed halt, a tentative halt "
-			       "being decided or a halted L2 vCPU");
-			abort();
+		/* a CPU whose data starts late: any thread off a CPU may have run there */
+		if (th->last_cpu == cpu || (first && th->sched != S_ONCPU))
+			lose_thread(t, th, ts, false);
+	}
+	ctx_clear(c);
+	bracket_close(c);
+	c->curr = -1;
+	c->prev_kind = SK_OTHER;
+}
+
+/* ---- events ---- */
+
+static void see(struct struth *t, struct tthread *th, uint64_t ts)
+{
+	th->last = ts;
+	if (th->seen)
+		return;
+	th->seen = true;
+	th->first = ts;
+	th->at = ts;
+	/* no record named it yet: the saved_cmdlines name */
+	if (!th->has_comm && th->tid < t->nr_cmdline && t->cmdline[th->tid])
+		set_comm(t, th, t->cmdline[th->tid], ts);
+}
+
+static void on_switch(struct struth *t, const struct sinfo *e, uint64_t ts,
+		      struct tthread *prev, struct tthread *next)
+{
+	bool runnable = !(e->prev_state & 0xff);
+
+	if (prev) {
+		set_comm(t, prev, e->prev_comm, ts);
+		if (prev->ctx == C_GUEST || prev->ctx == C_GUEST_L2)
+			lose_thread(t, prev, ts, true);	/* switched out in the guest: a gap */
+		post_close(t, prev);
+		if (!runnable && prev->ctx == C_HALTED && prev->halt_open) {
+			if (!prev->confirmed)
+				resolve(prev, true);
+			prev->blocked = true;
 		}
-		post_close(t, th);
-		credit_flush(t, th, ts);
-		th->crediting = false;
-		/* the open period since the last state change becomes unknown */
-		acc_lose(&th->acc);
-		if (th->l2) {
-			/*
-			 * The nested attribution is dropped: the L2 vCPU, whose
-			 * states followed T's, has that time unknown too, and is
-			 * not followed until its next kvm_nested_vmenter.
-			 */
-			if (t->debug)
-				fprintf(stderr, "synth: loss drops the L2 vCPU of tid=%d\n",
-					th->tid);
-			acc_lose(&th->l2->acc);
-			acc_commit(&th->l2->acc);
-			th->l2->acc.state = -1;
-			th->l2 = NULL;
+		if (!runnable)
+			tent_start(prev, ts);
+		credit_flush(t, prev, ts);	/* to the task of the CPU it waited on */
+		prev->sched = runnable ? S_RUNNABLE : S_SLEEPING;
+		prev->wait_cpu = prev->last_cpu = e->cpu;
+		credit_update(t, prev, ts);
+		if (prev->exiting && !runnable)
+			end_thread(t, prev, ts, true);	/* its last switch-out */
+	}
+	ctx_clear(cpu_get(t, e->cpu));
+	bracket_close(cpu_get(t, e->cpu));
+	if (next) {
+		set_comm(t, next, e->next_comm, ts);
+		if (next->tent && !next->tent_woken) {
+			/* no waking recorded since it slept: the switch-in is its wake */
+			next->tent_woken = true;
+			next->tent_wake = ts;
+			wev_reset(&next->tev);
+			next->tent_phys = (struct swake){ -1, -1, -1, -1 };
 		}
-		th->sched = S_UNKNOWN;
-		th->ctx = C_UNKNOWN;
-		th->halt_open = false;
-		th->exit_open = false;
-		th->exit_l2 = th->halt_l2 = NULL;
-		th->in_l2 = false;
+		next->sched = S_ONCPU;
+		next->last_cpu = e->cpu;
+		credit_update(t, next, ts);
+	}
+	cpu_waiters_flush(t, e->cpu, ts, prev, next);
+	cpu_get(t, e->cpu)->curr = e->next_pid;
+}
+
+/* sched_waking/sched_wakeup(_new) of @w: the scheduler component, a blocked halt's end. */
+static void on_woken(struct struth *t, struct tthread *w, const struct sinfo *e, uint64_t ts)
+{
+	set_comm(t, w, e->comm, ts);
+	if (w->sched == S_SLEEPING || w->sched == S_UNKNOWN) {
+		w->sched = S_RUNNABLE;
+		w->wait_cpu = e->target_cpu;
+		if (e->kind != SK_WAKEUP_NEW && w->tent && !w->tent_woken) {
+			w->tent_woken = true;
+			w->tent_wake = ts;
+			wev_reset(&w->tev);
+			capture_waker(t, w, &w->tev, e);
+			w->tent_phys = e->wake;
+		}
+		if (e->kind != SK_WAKEUP_NEW && w->halt_open && w->blocked) {
+			struct wev ev;
+
+			wev_reset(&ev);
+			capture_waker(t, w, &ev, e);
+			halt_waited(t, w, &ev, &e->wake, w->halt_l2, ts - w->halt_start);
+			w->halt_open = false;
+			w->ctx = C_HYP;
+		}
+	}
+	w->last_cpu = e->target_cpu;
+	credit_update(t, w, ts);
+}
+
+/* The markers of vmwait record (README, Metadata markers). */
+static void on_marker(struct struth *t, const char *text, uint64_t ts)
+{
+	int tid, tgid, pid;
+	const char *p;
+
+	if (sscanf(text, "vmwait: task tid=%d tgid=%d", &tid, &tgid) == 2 && tid > 0) {
+		struct tthread *th = thr_live(t, tid);
+		char comm[32];
+
+		th->tgid = tgid;
+		p = strstr(text, " comm=");
+		if (p) {
+			snprintf(comm, sizeof(comm), "%.*s", (int)strcspn(p + 6, "\n"), p + 6);
+			set_comm(t, th, comm, th->seen ? ts : 0);
+		}
+	} else if (sscanf(text, "vmwait: vm pid=%d", &pid) == 1 && pid > 0 &&
+		   (p = strstr(text, " cmdline="))) {
+		t->vmcmd = xrealloc(t->vmcmd, (t->nr_vmcmd + 1) * sizeof(*t->vmcmd));
+		t->vmcmd[t->nr_vmcmd].pid = pid;
+		t->vmcmd[t->nr_vmcmd].cmdline = xstrdup(p + 9);
+		t->vmcmd[t->nr_vmcmd].cmdline[strcspn(p + 9, "\n")] = 0;
+		t->nr_vmcmd++;
 	}
 }
 
-/* Per-thread end of trace: open halts count as idle, open exits are dropped. */
-static void finish_thread(struct struth *t, struct tthread *th, uint64_t end)
+static bool is_kvm(enum sev_kind k)
 {
-	if (!th->seen)
-		return;
-	advance(th, end);
-	post_close(t, th);
-	if (th->tent)
-		resolve(th, false);	/* no kvm_vcpu_wakeup came: no halt */
-	else if (th->nr_pend)
-		resolve(th, true);	/* an open halt counts as idle */
-	credit_flush(t, th, end);
-	if (th->vcpu >= 0 && vcpu_res(t, th))
-		acc_commit(&th->acc);
+	return k == SK_KVM_OTHER || (k >= SK_ENTRY && k <= SK_NESTED_OTHER);
 }
 
-void truth_finish(struct struth *t, uint64_t end)
+/* An event whose common_pid is @th. */
+static void on_self(struct struth *t, struct tthread *th, const struct sinfo *e, uint64_t ts)
 {
-	for (int i = 0; i < t->nr_list; i++)
-		finish_thread(t, t->list[i], end);
-	for (int i = 0; i < t->nr_l2s; i++)
-		acc_commit(&t->l2s[i]->acc);
+	th->sched = S_ONCPU;
+	th->last_cpu = e->cpu;
+	if (th->tent && !th->tent_woken) {
+		/* it runs with no waking recorded since it slept: woken here */
+		th->tent_woken = true;
+		th->tent_wake = ts;
+		wev_reset(&th->tev);
+		th->tent_phys = (struct swake){ -1, -1, -1, -1 };
+	}
+	if (is_kvm(e->kind))
+		kvm_effect(t, th, e, ts);
+	th->sched = S_ONCPU;	/* after a gap too: the event is applied after it */
+	credit_update(t, th, ts);
 }
 
-void truth_free(struct struth *t)
+/* Events that only name other threads or feed the wake evidence. */
+static void on_other(struct struth *t, struct tthread *self, const struct sinfo *e, uint64_t ts)
 {
-	for (int i = 0; i < t->nr_list; i++)
-		free(t->list[i]);
-	free(t->list);
-	for (int i = 0; i < t->nr_l2s; i++)
-		free(t->l2s[i]);
-	free(t->learn);
-	free(t->l2s);
-	free(t->thr);
-	free(t->cpus);
-	free(t);
+	struct tcpu *c = cpu_get(t, e->cpu);
+	struct tthread *x;
+
+	switch (e->kind) {
+	case SK_HRT_ENTRY:
+		c->seg++;
+		c->hrt_open = true;
+		c->hrt_flagged = e->flags & TF_HARDIRQ;
+		c->hrt_pid = e->pid;
+		c->hrt_src = timer_src_of(t, e->function);
+		if (self && c->hrt_src >= 0)
+			poll_hrtimer(t, self, c->hrt_src);
+		break;
+	case SK_HRT_EXIT:
+		bracket_close(c);
+		break;
+	case SK_BLOCK_ISSUE:
+		if (self)
+			self->did_io = true;
+		break;
+	case SK_PRINT:
+		on_marker(t, e->text, ts);
+		break;
+	case SK_NEWTASK:
+		x = thr_live(t, e->wpid);
+		if (x) {
+			set_comm(t, x, e->comm, x->seen ? ts : 0);
+			if ((e->clone_flags & 0x10000) && x->tgid < 0 && self)
+				x->tgid = self->tgid;
+		}
+		break;
+	case SK_PEXIT:
+		x = thr_find(t, e->wpid);
+		if (x) {
+			set_comm(t, x, e->comm, ts);
+			if (t->rec_switch)
+				x->exiting = true;
+			else
+				end_thread(t, x, ts, true);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e)
+{
+	struct tcpu *c = cpu_get(t, e->cpu);
+	struct tthread *self, *w = NULL, *prev = NULL, *next = NULL;
+
+	/* an hrtimer bracket without its exit ends at the first record not in hardirq */
+	if (c->hrt_open && c->hrt_flagged && !(e->flags & TF_HARDIRQ))
+		bracket_close(c);
+	self = e->kind == SK_SWITCH ? NULL : thr_live(t, e->pid);
+	if (e->kind == SK_SWITCH) {
+		prev = thr_live(t, e->prev_pid);
+		next = thr_live(t, e->next_pid);
+	} else if (e->kind == SK_WAKING || e->kind == SK_WAKEUP || e->kind == SK_WAKEUP_NEW) {
+		w = thr_live(t, e->wpid);
+	}
+	if (self)
+		see(t, self, ts), advance(self, ts);
+	if (prev)
+		see(t, prev, ts), advance(prev, ts);
+	if (next)
+		see(t, next, ts), advance(next, ts);
+	if (w)
+		see(t, w, ts), advance(w, ts);
+	/* any record tells the task on its CPU (README, Preemption) */
+	if (e->pid >= 0 && c->curr != e->pid) {
+		cpu_waiters_flush(t, e->cpu, ts, NULL, NULL);
+		c->curr = e->pid;
+	}
+	if (e->kind == SK_SWITCH) {
+		on_switch(t, e, ts, prev, next);
+	} else {
+		ctx_push(t, e, ts);
+		if (self)
+			on_self(t, self, e, ts);
+		if (e->kind == SK_ACCEPT)
+			poll_accept(t, e, ts);
+		if (w)
+			on_woken(t, w, e, ts);
+		on_other(t, self, e, ts);
+	}
+	c = cpu_get(t, e->cpu);
+	c->started = true;
+	c->prev_kind = e->kind;
+	c->prev_pid = e->pid;
+	c->prev_apicid = e->apicid;
 }
