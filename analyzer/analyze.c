@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "pictures.h"
 #include "report.h"
 #include "cmds.h"
 #include "util.h"
@@ -26,6 +27,8 @@ struct analyze_opts {
 	struct vector_override *ovr;
 	int novr;
 	struct report_opts report;
+	const char *svg, *perfetto;	/* pictures (pictures.h) */
+	bool quiet;			/* no progress line */
 };
 
 static void usage(FILE *f)
@@ -47,6 +50,9 @@ static void usage(FILE *f)
 		"      --buffer NAME   analyze this buffer (trace-cmd -B instance)\n"
 		"      --explain       print the events of the chosen vCPUs as trace-cmd report\n"
 		"                      does, each followed by what the analysis decided\n"
+		"      --svg FILE      also draw the timeline and idle histograms as an SVG\n"
+		"      --perfetto FILE also write the periods as trace-event JSON (ui.perfetto.dev)\n"
+		"  -q, --quiet         no progress line on a terminal\n"
 		"  -h, --help          this help\n");
 }
 
@@ -73,6 +79,7 @@ static int parse_vector(struct analyze_opts *o, const char *arg)
 static int parse_args(int argc, char **argv, struct analyze_opts *o)
 {
 	enum { O_JSON = 256, O_CSV, O_VM, O_VCPU, O_FROM, O_TO, O_VECTOR, O_BUFFER, O_EXPLAIN };
+	enum { O_SVG = 512, O_PERFETTO };
 	static const struct option lopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV },
@@ -85,6 +92,9 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
 		{ "buffer", required_argument, NULL, O_BUFFER },
 		{ "explain", no_argument, NULL, O_EXPLAIN },
 		{ "help", no_argument, NULL, 'h' },
+		{ "svg", required_argument, NULL, O_SVG },
+		{ "perfetto", required_argument, NULL, O_PERFETTO },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -96,7 +106,7 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
 	o->report.top_exits = 10;
 	o->report.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "ho:", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hqo:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -135,6 +145,15 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
 			break;
 		case O_EXPLAIN:
 			o->explain = true;
+			break;
+		case O_SVG:
+			o->svg = optarg;
+			break;
+		case O_PERFETTO:
+			o->perfetto = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
 			break;
 		default:
 			usage(stderr);
@@ -310,6 +329,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	struct tin_opts to = { .buffer = o->buffer, .plugins = ex_out != NULL,
 			       .all_formats = ex_out != NULL, .want_format = dispatch_wants };
 	struct analyzer a = { 0 };
+	struct pictures pic = { 0 };
 	const struct tin_meta *m;
 	const char *first;
 	struct tin_rec rec;
@@ -322,6 +342,12 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	t = tin_open(o->file, &to, err, sizeof(err));
 	if (!t) {
 		vw_err("%s", err);
+		return -1;
+	}
+	/* the pictures: sinks fed during the pass, drawn after the filters */
+	if (!ex_out && pictures_open(&pic, o->svg, o->perfetto, !o->quiet, a.sinks, &a.nsinks,
+				     (int)ARRAY_SIZE(a.sinks))) {
+		tin_close(t);
 		return -1;
 	}
 	m = tin_meta(t);
@@ -346,8 +372,11 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	a.novr = o->novr;
 	dispatch_init(&a);
 	hrtimer_init(&a, t);
-	while ((ret = tin_next(t, &rec)) > 0)
+	while ((ret = tin_next(t, &rec)) > 0) {
 		on_record(&a, &rec);
+		progress_tick(&pic.progress, t, a.events);
+	}
+	progress_done(&pic.progress);
 	if (ret < 0)
 		vw_warn("%s; reading stopped there, the result is partial", tin_error(t));
 	if (tin_corrupt(t, &first))
@@ -368,10 +397,11 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	evidence_of(&a, m, &res->evidence);
 	res_finish(res);
 	apply_filters(res, o);
+	ret = pictures_close(&pic, res);
 	explain_free(a.ex);
 	analyzer_free(&a);
 	tin_close(t);
-	return 0;
+	return ret;
 }
 
 /* --explain: a first pass finds the chosen vCPUs, a second prints their events. */
