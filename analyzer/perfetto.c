@@ -34,6 +34,7 @@ struct pf_lane {
 	struct { uint64_t start, end; } pend[PENDING];
 	int npend;
 	int pid, tid, vm;		/* at the end; vm -1: not shown */
+	bool l2;
 	char name[64];
 };
 
@@ -228,6 +229,7 @@ static void thread(struct perfetto *p, const struct vw_vcpu *v, int vm, int pid,
 		return;
 	p->lanes[i].vm = vm;
 	p->lanes[i].pid = pid;
+	p->lanes[i].l2 = l2;
 	p->lanes[i].tid = l2 || v->tid <= 0 || v->tid >= SYNTH_ID ? (*next_id)++ : v->tid;
 	for (int j = 0; j < p->nlanes && !l2; j++)
 		if (j != i && p->lanes[j].vm >= 0 && p->lanes[j].tid == p->lanes[i].tid)
@@ -280,7 +282,7 @@ static void slice(struct perfetto *p, const struct prec *r, uint64_t *flow)
 	us(f, "dur", r->end - r->start);
 	if (r->state == VS_IDLE) {
 		fprintf(f, ",\"args\":{\"reason\":\"%s\"", r->reason < WR_NR ?
-			vw_reason_names[r->reason] : "none (not woken in the trace)");
+			vw_reason_names[r->reason] : "none (its wake not seen)");
 		if (r->vector >= 0)
 			fprintf(f, ",\"vector\":\"0x%x\"", r->vector);
 		if (from && from->vm >= 0) {
@@ -371,7 +373,7 @@ static void events(struct perfetto *p, const struct vw_result *res)
 			continue;
 		}
 		slice(p, &r, &flow);
-		if (r.state != VS_PREEMPTED)
+		if (r.state != VS_PREEMPTED || l->l2)	/* an L2 vCPU is its L1's thread */
 			continue;
 		if (nd + 2 > cap) {
 			cap = cap ? 2 * cap : 1024;

@@ -15,7 +15,7 @@
 const char *const svg_class_names[SC_NR] = {
 	[SC_GUEST] = "guest", [SC_L2] = "guest_l2", [SC_HYP] = "hypervisor", [SC_VMM] = "vmm",
 	[SC_PREEMPTED] = "preempted", [SC_RUNNING] = "running", [SC_UNKNOWN] = "unknown",
-	[SC_LOST] = "unknown (lost events or gap)", [SC_IDLE] = "idle, not woken in the trace",
+	[SC_LOST] = "unknown (lost events or gap)", [SC_IDLE] = "idle, its wake not seen",
 	[SC_WAIT + WR_TIMER] = "idle: timer", [SC_WAIT + WR_IPI] = "idle: ipi",
 	[SC_WAIT + WR_DISK] = "idle: disk", [SC_WAIT + WR_NET] = "idle: net",
 	[SC_WAIT + WR_DEVICE] = "idle: device", [SC_WAIT + WR_UNKNOWN] = "idle: unknown",
@@ -151,7 +151,7 @@ static void defs(FILE *f)
 	fprintf(f, "<defs>\n<style>\n"
 		"text{font-family:sans-serif;font-size:11px;fill:#222}\n"
 		".title{font-size:14px;font-weight:bold}.vm{font-weight:bold}\n"
-		".bg{fill:#f3f3f3}.grid{stroke:#d0d0d0;stroke-width:1}\n"
+		".bg{fill:#f3f3f3}.grid{stroke:#d0d0d0;stroke-width:1}.lane rect{shape-rendering:crispEdges}\n"
 		".axis{stroke:#444;stroke-width:1}.ipi{stroke:#c51b7d;stroke-width:1;fill:none;"
 		"marker-end:url(#arrow)}\n.ipim{fill:#c51b7d}.bar{stroke:none}.pct{stroke:#333;stroke-dasharray:2,2}\n");
 	for (int c = 0; c < SC_NR; c++)
