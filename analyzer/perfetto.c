@@ -169,18 +169,23 @@ static FILE *ev(struct perfetto *p)
 	return p->f;
 }
 
+/* @s as a JSON string; invalid UTF-8 (comms are bytes) as '?'. */
 static void jstr(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
+		int n = utf8_len(s);
 
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
 		else if (c < 0x20)
 			fprintf(f, "\\u%04x", c);
+		else if (n)
+			fwrite(s, 1, n, f);
 		else
-			fputc(c < 0x80 ? c : '?', f);	/* comms are not always UTF-8 */
+			fputc('?', f);
+		s += n ? n : 1;
 	}
 	fputc('"', f);
 }

@@ -43,6 +43,31 @@ int pictures_close(struct pictures *p, const struct vw_result *r)
 	return ret;
 }
 
+int utf8_len(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	int n;
+
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		n = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		n = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (int i = 1; i < n; i++)
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+	/* no overlong forms, surrogates or code points above U+10FFFF */
+	if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f) ||
+	    (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f))
+		return 0;
+	return n;
+}
+
 /* ---- lane map: open addressing on the pointer ---- */
 
 static unsigned int slot(const struct lane_map *m, const void *key)

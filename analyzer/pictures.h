@@ -58,6 +58,9 @@ int pictures_open(struct pictures *p, const char *svg, const char *perfetto, boo
 /* Write them from the filtered result; -1 if one failed (said). */
 int pictures_close(struct pictures *p, const struct vw_result *r);
 
+/* Length of the valid UTF-8 character at @s (1..4), 0 if invalid (comms may be anything). */
+int utf8_len(const char *s);
+
 /* Lanes by their result pointer (shared by the SVG and the Perfetto sinks). */
 struct lane_map {
 	const void **keys;

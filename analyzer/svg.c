@@ -37,18 +37,24 @@ const char *const svg_class_fill[SC_NR] = {
 #define ROW_H		(SVG_LANE_H + 4)
 #define AXIS_H		34
 
+/* @s as XML character data: escaped, control characters and invalid UTF-8 as '?'. */
 void svg_text(FILE *f, const char *s)
 {
-	for (; *s; s++) {
+	while (*s) {
+		int n = utf8_len(s);
+
 		switch (*s) {
 		case '<': fputs("&lt;", f); break;
 		case '>': fputs("&gt;", f); break;
 		case '&': fputs("&amp;", f); break;
 		case '"': fputs("&quot;", f); break;
 		default:
-			/* control characters are not allowed in XML 1.0 */
-			fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
+			if (!n || (unsigned char)*s < 0x20)
+				fputc('?', f);
+			else
+				fwrite(s, 1, n, f);
 		}
+		s += n ? n : 1;
 	}
 }
 

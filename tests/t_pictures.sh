@@ -122,13 +122,37 @@ done
 r=$(python3 "$PIC/check_perfetto.py" "$T/w.pf.json" "$T/w.json")
 check_eq "perfetto: a window and a vCPU" "ok" "${r%% *}"
 
-# 6. Errors: one line, the right exit status.
+# 6. Names that are not XML or JSON: escaped; bytes that are not UTF-8 become '?'.
+printf 'kernel 6.18\ncpus 4\nvm pid=1000 name=w<&"\xff\xc3\xa9 isa=vmx cpu=3\nvcpu vm=1000 id=0 tid=1001 cpu=0 comm=K<&\xff\xc3\xa9\x01\nep 1001 hlt guest=50us idle=1ms wake=timer\nep 1001 exit reason=CPUID guest=100us hyp=1us\n' > "$T/esc.scn"
+"$SYNTH" "$T/esc.scn" -o "$T/esc.dat" -t /dev/null
+"$VMWAIT" analyze --svg "$T/esc.svg" --perfetto "$T/esc.json" "$T/esc.dat" > /dev/null
+check_eq "odd names: SVG labels" "VM w<&\"?é (pid 1000), 1 vCPU|vCPU 0 (K<&?é?-1001)" \
+	"$(python3 -c 'import sys,xml.etree.ElementTree as E
+r=E.parse(sys.argv[1]).getroot()
+print("|".join(t.text for t in r.iter("{http://www.w3.org/2000/svg}text") if t.text and ("VM w" in t.text or "vCPU 0" in t.text)))' "$T/esc.svg")"
+check_eq "odd names: Perfetto names" "VM w<&\"?é (pid 1000)|vCPU 0 (K<&?é\x01-1001)" \
+	"$(python3 -c 'import sys,json
+print("|".join(repr(e["args"]["name"])[1:-1] for e in json.load(open(sys.argv[1]))["traceEvents"]
+      if e["ph"] == "M" and "name" in e["args"]))' "$T/esc.json")"
+
+# 7. Under ASan+UBSan: nested, losses, light, windows; nothing reported.
+asan=""
+for n in nested-vmx lost-unstored light-tentative l2-credits spawn-nomarkers; do
+	"$SYNTH" "tests/synth/scenarios/$n.scn" -o "$T/a.dat" -t /dev/null
+	"$VMWAIT_ASAN" analyze --svg "$T/a.svg" --perfetto "$T/a.json" "$T/a.dat" > /dev/null \
+		2> "$T/err" && [ ! -s "$T/err" ] || asan="$asan $n: $(head -n 1 "$T/err")"
+done
+"$VMWAIT_ASAN" analyze --svg "$T/a.svg" --perfetto "$T/a.json" --from 4242.3 --to 4242.4 \
+	"$T/r.dat" > /dev/null 2> "$T/err" && [ ! -s "$T/err" ] || asan="$asan random: $(head -n 1 "$T/err")"
+check_eq "ASan: pictures of tricky traces" "" "$asan"
+
+# 8. Errors: one line, the right exit status.
 check_rc "--svg into a missing directory" 1 "$VMWAIT" analyze --svg /nonexistent/x.svg "$T/lanes.dat"
 check_eq "... says so in one line" "vmwait: cannot write /nonexistent/x.svg: No such file or directory" "$(cat "$T/err")"
 check_rc "--perfetto into a missing directory" 1 "$VMWAIT" analyze --perfetto /nonexistent/x.json "$T/lanes.dat"
 check_rc "--svg without a file" 2 "$VMWAIT" analyze "$T/lanes.dat" --svg
 
-# 7. The progress line: on a terminal, not in a pipe, not with -q.
+# 9. The progress line: on a terminal, not in a pipe, not with -q.
 "$SYNTH" --random 9 --events 200000 -o "$T/p.dat" -t /dev/null
 pty() { # run vmwait with stderr on a pseudo-terminal; print what it wrote there
 	python3 - "$@" <<'EOF'
@@ -158,7 +182,7 @@ check_eq "progress: -q silences it" "''" "$(pty "$VMWAIT" analyze -q "$T/p.dat")
 VMWAIT_PROGRESS_DELAY_MS=0 "$VMWAIT" analyze "$T/p.dat" > /dev/null 2> "$T/err"
 check_eq "progress: nothing when stderr is not a terminal" "0" "$(wc -c < "$T/err")"
 
-# 8. Size depends on the width, not on the events: a 10M-event trace.
+# 10. Size depends on the width, not on the events: a 10M-event trace.
 if "$SYNTH" --random 42 --events 10000000 -o "$T/big.dat" -t /dev/null 2> "$T/err"; then
 	"$VMWAIT" analyze --svg "$T/big.svg" "$T/big.dat" > /dev/null
 	size=$(wc -c < "$T/big.svg")
