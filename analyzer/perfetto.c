@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pictures.h"
 #include "util.h"
@@ -395,8 +396,10 @@ int perfetto_close(struct perfetto *p, const struct vw_result *r)
 {
 	int ret = 0;
 
-	if (!r)
+	if (!r) {		/* nothing analyzed: no file left behind */
+		unlink(p->path);
 		goto out;
+	}
 	for (int i = 0; i < p->nlanes; i++)
 		while (p->lanes[i].npend) {
 			put(p, i, PR_PERIOD, VS_IDLE, p->lanes[i].pend[0].start,

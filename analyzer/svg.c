@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "svg_int.h"
 #include "util.h"
@@ -157,9 +158,10 @@ static void defs(FILE *f)
 	fprintf(f, "<defs>\n<style>\n"
 		"text{font-family:sans-serif;font-size:11px;fill:#222}\n"
 		".title{font-size:14px;font-weight:bold}.vm{font-weight:bold}\n"
-		".bg{fill:#f3f3f3}.grid{stroke:#d0d0d0;stroke-width:1}.lane rect{shape-rendering:crispEdges}\n"
-		".axis{stroke:#444;stroke-width:1}.ipi{stroke:#c51b7d;stroke-width:1;fill:none;"
-		"marker-end:url(#arrow)}\n.ipim{fill:#c51b7d}.bar{stroke:none}.pct{stroke:#333;stroke-dasharray:2,2}\n");
+		".bg{fill:#f3f3f3}.grid{stroke:#d0d0d0;stroke-width:1}\n"
+		".lane rect{shape-rendering:crispEdges}.axis{stroke:#444;stroke-width:1}\n"
+		".ipi{stroke:#c51b7d;stroke-width:1;fill:none;marker-end:url(#arrow)}"
+		".ipim{fill:#c51b7d}\n.bar{stroke:none}.pct{stroke:#333;stroke-dasharray:2,2}\n");
 	for (int c = 0; c < SC_NR; c++)
 		fprintf(f, ".c%d{fill:%s}\n", c, svg_class_fill[c]);
 	fprintf(f, "</style>\n"
@@ -261,7 +263,7 @@ static void axis(FILE *f, const struct svg_view *w, int top, int bottom)
 			svg_secs(a, sizeof(a), t, dec));
 	}
 	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">trace time (s)</text>\n</g>\n",
-		SVG_PLOT_X - 8, bottom + 17);
+		SVG_PLOT_X - 34, bottom + 17);
 }
 
 /* ---- the whole picture ---- */
@@ -325,8 +327,10 @@ int svg_close(struct svg *s, const struct vw_result *r)
 	FILE *mem;
 	int ret = 0, h;
 
-	if (!r)
+	if (!r) {		/* nothing analyzed: no file left behind */
+		unlink(s->path);
 		goto out;
+	}
 	view_init(&w, r);
 	coarsen_all(s, &w);
 	mem = open_memstream(&body, &len);

@@ -83,7 +83,8 @@ static void panel(FILE *f, const struct vw_hist *h, const struct axis *a, int w,
 		"<tspan font-weight=\"bold\">%s</tspan>: %llu wait%s, p50 %s, p90 %s, p99 %s, max %s"
 		"</text>\n<rect class=\"bg\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>\n",
 		vw_reason_names[w], (unsigned long long)h->count, x0, y + 11, vw_reason_names[w],
-		(unsigned long long)h->count, h->count == 1 ? "" : "s", fmt_duration(p50, sizeof(p50), hist_pct(h, 50)),
+		(unsigned long long)h->count, h->count == 1 ? "" : "s",
+		fmt_duration(p50, sizeof(p50), hist_pct(h, 50)),
 		fmt_duration(p90, sizeof(p90), hist_pct(h, 90)),
 		fmt_duration(p99, sizeof(p99), hist_pct(h, 99)),
 		fmt_duration(mx, sizeof(mx), h->max), x0, y0, PANEL_W - 20, PLOT_H);

@@ -150,6 +150,9 @@ check_eq "ASan: pictures of tricky traces" "" "$asan"
 check_rc "--svg into a missing directory" 1 "$VMWAIT" analyze --svg /nonexistent/x.svg "$T/lanes.dat"
 check_eq "... says so in one line" "vmwait: cannot write /nonexistent/x.svg: No such file or directory" "$(cat "$T/err")"
 check_rc "--perfetto into a missing directory" 1 "$VMWAIT" analyze --perfetto /nonexistent/x.json "$T/lanes.dat"
+check_rc "--svg with an unwritable --perfetto" 1 "$VMWAIT" analyze --svg "$T/left.svg" \
+	--perfetto /nonexistent/x.json "$T/lanes.dat"
+check_eq "... leaves no SVG behind" "no" "$([ -e "$T/left.svg" ] && echo yes || echo no)"
 check_rc "--svg without a file" 2 "$VMWAIT" analyze "$T/lanes.dat" --svg
 
 # 9. The progress line: on a terminal, not in a pipe, not with -q.
