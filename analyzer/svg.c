@@ -5,7 +5,6 @@
  * in trace seconds, a legend, and the idle-duration histograms below.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
