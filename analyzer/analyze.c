@@ -9,6 +9,7 @@
 #include "analyzer.h"
 #include "cli.h"
 #include "interval.h"
+#include "pictures.h"
 #include "pipe.h"
 #include "report.h"
 #include "cmds.h"
@@ -85,6 +86,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 			       .all_formats = ex_out != NULL, .want_format = dispatch_wants };
 	struct session_opts so = { .from = o->from, .to = o->to, .ovr = o->ovr, .novr = o->novr,
 				   .ex_out = ex_out, .ex_tids = ex_tids, .ex_ntids = ex_ntids };
+	struct pictures pic = { 0 };
 	struct interval *iv = NULL;
 	struct analyzer *a;
 	const char *first;
@@ -99,14 +101,24 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 		return -1;
 	}
 	a = session_new(t, &so);
+	/* the pictures: sinks fed during the pass, drawn after the filters */
+	if (!ex_out && pictures_open(&pic, o->svg, o->perfetto, !o->quiet, a->sinks, &a->nsinks,
+				     (int)ARRAY_SIZE(a->sinks))) {
+		session_free(a);
+		tin_close(t);
+		return -1;
+	}
 	if (o->interval) {
 		iv = interval_new(a, o->interval);
 		a->sinks[a->nsinks++] = interval_sink(iv);
 	}
 	ret = getenv("VMWAIT_THREADS") && !ex_out ? pipe_run(t, a) : -2;
 	if (ret == -2)
-		while ((ret = tin_next(t, &rec)) > 0)
+		while ((ret = tin_next(t, &rec)) > 0) {
 			session_feed(a, &rec);
+			progress_tick(&pic.progress, t, a->events);
+		}
+	progress_done(&pic.progress);
 	if (ret < 0)
 		vw_warn("%s; reading stopped there, the result is partial", tin_error(t));
 	if (tin_corrupt(t, &first))
@@ -119,10 +131,11 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	if (iv)
 		intervals_into(iv, res, o->interval);
 	apply_filters(res, o);
+	ret = pictures_close(&pic, res);
 	interval_free(iv);
 	session_free(a);
 	tin_close(t);
-	return 0;
+	return ret;
 }
 
 /* --explain: a first pass finds the chosen vCPUs, a second prints their events. */

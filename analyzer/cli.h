@@ -37,6 +37,8 @@ struct analyze_opts {
 	struct report_opts report;	/* --top, --top-exits, --sort, --color */
 	uint64_t interval;		/* --interval, ns (0: none) */
 	const char *guest_kallsyms;	/* --guest-kallsyms FILE */
+	const char *svg, *perfetto;	/* pictures (pictures.h) */
+	bool quiet;			/* no progress line */
 	bool color_set;
 };
 

@@ -36,6 +36,10 @@ static void usage(FILE *f)
 		"      --sort KEY      order of the exits table: count, time, mean, p99, max,\n"
 		"                      name (default count)\n"
 		"      --color WHEN    auto (a terminal without NO_COLOR), always or never\n"
+		"      --svg FILE      also write a timeline picture of the vCPUs (SVG)\n"
+		"      --perfetto FILE also write the periods as Chrome trace-event JSON\n"
+		"                      (ui.perfetto.dev, chrome://tracing)\n"
+		"  -q, --quiet         no progress line on a terminal\n"
 		"      --guest-kallsyms FILE\n"
 		"                      the guest's /proc/kallsyms: names the guest addresses\n"
 		"                      where vCPUs exit most\n"
@@ -156,7 +160,7 @@ static int check_conflicts(struct analyze_opts *o)
 }
 
 enum { O_JSON = 256, O_CSV, O_VM, O_VCPU, O_FROM, O_TO, O_VECTOR, O_BUFFER, O_EXPLAIN,
-       O_INTERVAL, O_TOP, O_TOP_EXITS, O_SORT, O_COLOR, O_GUEST_KALLSYMS };
+       O_INTERVAL, O_TOP, O_TOP_EXITS, O_SORT, O_COLOR, O_GUEST_KALLSYMS, O_SVG, O_PERFETTO };
 
 static int parse_count(const char *arg, int *n)
 {
@@ -227,6 +231,13 @@ static int parse_one(struct analyze_opts *o, int c, const char *arg)
 		return parse_sort(o, arg);
 	case O_COLOR:
 		return parse_color(o, arg);
+	case O_SVG:
+		return set_once(&o->svg, arg, "svg") ? -2 : 0;
+	case O_PERFETTO:
+		return set_once(&o->perfetto, arg, "perfetto") ? -2 : 0;
+	case 'q':
+		o->quiet = true;
+		return 0;
 	case O_GUEST_KALLSYMS:
 		return set_once(&o->guest_kallsyms, arg, "guest-kallsyms") ? -2 : 0;
 	}
@@ -252,6 +263,9 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 		{ "sort", required_argument, NULL, O_SORT },
 		{ "color", required_argument, NULL, O_COLOR },
 		{ "guest-kallsyms", required_argument, NULL, O_GUEST_KALLSYMS },
+		{ "svg", required_argument, NULL, O_SVG },
+		{ "perfetto", required_argument, NULL, O_PERFETTO },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -262,7 +276,7 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 	o->report.top_exits = 10;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":ho:", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hqo:", lopts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return vw_opt_error("analyze", c, argv, lopts);
 		if (c == 'h') {

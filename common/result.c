@@ -46,6 +46,27 @@ static uint64_t hist_upper(unsigned int chunk, unsigned int sub)
 	return lo + width - 1;
 }
 
+bool hist_next(const struct vw_hist *h, unsigned int *pos, uint64_t *lo, uint64_t *hi,
+	       uint64_t *count)
+{
+	for (; *pos < HIST_CHUNKS * HIST_SUB; (*pos)++) {
+		unsigned int c = *pos / HIST_SUB, s = *pos % HIST_SUB;
+
+		if (!h->chunk[c]) {
+			*pos = (c + 1) * HIST_SUB - 1;
+			continue;
+		}
+		if (!h->chunk[c][s])
+			continue;
+		*hi = hist_upper(c, s);
+		*lo = c ? *hi - (1ULL << (c - 1)) + 1 : s;
+		*count = h->chunk[c][s];
+		(*pos)++;
+		return true;
+	}
+	return false;
+}
+
 /* hist_add()'s rare path: the bucket's chunk does not exist yet. */
 void hist_add_new(struct vw_hist *h, unsigned int c, unsigned int s, uint64_t v)
 {

@@ -92,6 +92,12 @@ void hist_merge(struct vw_hist *dst, const struct vw_hist *src);
 /* Value at percentile @pct (1..100): rank ceil(count*pct/100). */
 uint64_t hist_pct(const struct vw_hist *h, unsigned int pct);
 void hist_free(struct vw_hist *h);
+/*
+ * The non-empty buckets of @h in increasing order: values @lo..@hi, @count
+ * of them. *@pos starts at 0; false after the last.
+ */
+bool hist_next(const struct vw_hist *h, unsigned int *pos, uint64_t *lo, uint64_t *hi,
+	       uint64_t *count);
 
 /* Counters for one exit reason. */
 struct vw_exit {
