@@ -109,7 +109,9 @@ struct thread {
 	uint64_t halt_start;
 	uint64_t on_since;		/* while halted and on a CPU */
 	uint64_t polled;
-	struct evidence ev;
+	struct evidence ev;		/* waker context of a sched_waking */
+	struct evidence ev_poll;	/* halt-poll evidence, while halted */
+	bool woken;			/* the halt ended at a sched_waking */
 	struct pending_wait pw;
 
 	/* light-mode tentative halt (thread never had kvm_entry/kvm_exit) */
@@ -168,6 +170,7 @@ struct ctx_entry {
 	uint8_t type;
 	int pid;
 	uint32_t seg;
+	uint64_t ts;
 	int a;		/* accept: apicid; ipi: dest; set_irq: gsi; ioapic: pin; pic: chip*8+pin */
 	int vec;	/* -1 if none */
 };
@@ -396,10 +399,13 @@ void credits_to_result(struct analyzer *a, struct vw_vcpu *v, const struct credi
 		       const struct vw_vm *vm);
 
 /* wake.c */
-void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec);
+void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec,
+	      uint64_t ts);
 void evidence_reset(struct evidence *ev);
 void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu);
 void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int vec, bool irqctx);
+bool gap_due(const struct thread *t, const struct vw_ev *e);
+void gap_check(struct analyzer *a, struct thread *t, const struct vw_ev *e);
 void evidence_post(struct thread *t, int vec, bool accept);
 void evidence_timer_on_self(struct thread *t, int kind);
 void wait_finalize(struct analyzer *a, struct thread *t);

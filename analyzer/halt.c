@@ -47,7 +47,9 @@ static void halt_begin(struct analyzer *a, struct thread *t, uint64_t ts)
 	t->halt_confirmed = false;
 	t->polled = 0;
 	t->on_since = ts;
+	t->woken = false;
 	evidence_reset(&t->ev);
+	evidence_reset(&t->ev_poll);
 }
 
 /* The wake ends a halt at @ts: idle period, pending wait, ctx leaves halted. */
@@ -60,7 +62,8 @@ void halt_wake(struct analyzer *a, struct thread *t, uint64_t ts)
 	t->pw.active = true;
 	t->pw.ns = ts - t->halt_start;
 	t->pw.end = ts;
-	t->pw.ev = t->ev;
+	/* a sched_waking's context, or for any other wake the halt-poll evidence */
+	t->pw.ev = t->woken ? t->ev : t->ev_poll;
 	t->pw.l2 = t->in_l2 ? t->cur_l2 : NULL;
 	t->ctx = t->seen_entry ? CTX_HYP : CTX_RUN;
 	halted_del(a, t);
@@ -167,6 +170,33 @@ void gap(struct analyzer *a, struct thread *t, uint64_t ts)
 static bool in_guest(const struct thread *t)
 {
 	return t->ctx == CTX_GUEST || t->ctx == CTX_GUEST_L2;
+}
+
+/*
+ * Does record @e of @t's own show an event of @t missing (README, Gaps)? Found
+ * before the record's other effects, so the open period is the one cut short.
+ */
+bool gap_due(const struct thread *t, const struct vw_ev *e)
+{
+	switch (e->kind) {
+	case K_KVM_EXIT:
+		return t->exit.open;
+	case K_KVM_ENTRY:
+	case K_USER_EXIT:
+	case K_VCPU_WAKEUP:
+	case K_INJ_VIRQ:
+		return in_guest(t);
+	case K_SWITCH:
+		return (int)e->v[1] == t->tid && in_guest(t);
+	default:
+		return false;
+	}
+}
+
+void gap_check(struct analyzer *a, struct thread *t, const struct vw_ev *e)
+{
+	if (gap_due(t, e))
+		gap(a, t, e->ts);
 }
 
 /* Common to every kvm:* event of @t: light-mode run context, tentative halts. */

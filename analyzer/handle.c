@@ -123,7 +123,7 @@ static void on_accept(struct analyzer *a, const struct vw_ev *e, struct thread *
 	int apicid = (int)e->v[0];
 	int vec = (int)e->v[1];
 
-	ctx_push(a, e->cpu, CE_ACCEPT, e->pid, apicid, vec);
+	ctx_push(a, e->cpu, CE_ACCEPT, e->pid, apicid, vec, e->ts);
 	if (t->vcpu) {
 		kvm_event(a, t, e->kind, e->ts);
 		if (apicid == t->vcpu_id)
@@ -185,19 +185,19 @@ static void on_kvm(struct analyzer *a, const struct vw_ev *e, struct thread *t)
 		on_accept(a, e, t);
 		break;
 	case K_APIC_IPI:
-		ctx_push(a, e->cpu, CE_IPI, e->pid, (int)e->v[1], (int)(e->v[0] & 0xff));
+		ctx_push(a, e->cpu, CE_IPI, e->pid, (int)e->v[1], (int)(e->v[0] & 0xff), e->ts);
 		goto other;
 	case K_MSI:
-		ctx_push(a, e->cpu, CE_MSI, e->pid, -1, (int)(e->v[1] & 0xff));
+		ctx_push(a, e->cpu, CE_MSI, e->pid, -1, (int)(e->v[1] & 0xff), e->ts);
 		goto other;
 	case K_SET_IRQ:
-		ctx_push(a, e->cpu, CE_SET_IRQ, e->pid, (int)e->v[0], -1);
+		ctx_push(a, e->cpu, CE_SET_IRQ, e->pid, (int)e->v[0], -1, e->ts);
 		goto other;
 	case K_IOAPIC:
-		ctx_push(a, e->cpu, CE_IOAPIC, e->pid, (int)e->v[1], (int)(e->v[0] & 0xff));
+		ctx_push(a, e->cpu, CE_IOAPIC, e->pid, (int)e->v[1], (int)(e->v[0] & 0xff), e->ts);
 		goto other;
 	case K_PIC:
-		ctx_push(a, e->cpu, CE_PIC, e->pid, (int)(e->v[0] * 8 + e->v[1]), -1);
+		ctx_push(a, e->cpu, CE_PIC, e->pid, (int)(e->v[0] * 8 + e->v[1]), -1, e->ts);
 		goto other;
 	case K_NESTED_VMENTER:
 	case K_NESTED_VMRUN:
@@ -253,6 +253,8 @@ void handle(struct analyzer *a, const struct vw_ev *e)
 	if (e->pid >= 0)
 		cpu_switch(a, e->cpu, e->pid, e->ts);
 	t = task_of(a, e);
+	if (t && t->vcpu && e->kind >= K_SWITCH && e->kind <= K_INJ_VIRQ)
+		gap_check(a, t, e);
 	if (t)
 		seen_on_cpu(a, t, e->cpu, e->ts);
 	switch (e->kind) {

@@ -133,8 +133,8 @@ static void l2_wake(struct analyzer *a, struct l2vcpu *x, int vec, uint64_t ts)
 
 	l2_commit(a, x, VS_IDLE, ts);
 	x->halted = false;
-	if (x->res && ts >= a->from && ts <= a->to)
-		res_add_wait(x->res, r, ts - x->halt_start, r == WR_DEVICE ? vec : -1, -1);
+	/* a timer known by its vector only: source "vector" */
+	wait_add(a, x->res, r, ts - x->halt_start, ts, -1, -1, -1, vec, NULL);
 }
 
 void nested_enter(struct analyzer *a, struct thread *t, uint64_t vmcs, uint64_t pgd,

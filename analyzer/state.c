@@ -228,6 +228,7 @@ void sched_wake(struct analyzer *a, struct thread *t, int waker, int cpu, int ta
 	if (t->ctx == CTX_HALTED) {
 		capture_waker(a, t, waker, cpu);
 		t->halt_confirmed = true;
+		t->woken = true;
 		halt_wake(a, t, ts);
 		t->sched = SCH_RUNNABLE;
 		state_update(a, t, ts);

@@ -112,6 +112,7 @@ static struct thread *thread_new(struct analyzer *a, int tid)
 	t->sched = SCH_UNKNOWN;
 	t->ctx = CTX_UNKNOWN;
 	evidence_reset(&t->ev);
+	evidence_reset(&t->ev_poll);
 	h = thash(tid, a->hsize);
 	t->hnext = a->htab[h];
 	a->htab[h] = t;

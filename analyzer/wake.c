@@ -36,7 +36,8 @@ bool thread_is_vm_worker(const struct thread *t, const char *prefix, int *pid)
 }
 
 /* Remember a routing/acceptance event in @cpu's current context. */
-void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec)
+void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, int vec,
+	      uint64_t ts)
 {
 	struct cpu_state *c = &a->cpus[cpu];
 	struct ctx_entry *e;
@@ -51,11 +52,15 @@ void ctx_push(struct analyzer *a, int cpu, enum ctx_type type, int pid, int x, i
 	e->seg = c->seg;
 	e->a = x;
 	e->vec = vec;
+	e->ts = ts;
 }
 
-/* Merge the entries of @cpu's context made by @pid into @ev, for vCPU @vcpu_id. */
+/*
+ * Merge the entries of @cpu's context made by @pid since @since into @ev,
+ * for vCPU @vcpu_id.
+ */
 static void scan_context(struct analyzer *a, struct thread *t, struct evidence *ev,
-			 int pid, int cpu)
+			 int pid, int cpu, uint64_t since)
 {
 	struct cpu_state *c = &a->cpus[cpu];
 	int last_accept = -1;
@@ -63,7 +68,7 @@ static void scan_context(struct analyzer *a, struct thread *t, struct evidence *
 	for (int i = 0; i < c->nent; i++) {
 		struct ctx_entry *e = &c->ent[i];
 
-		if (e->pid != pid || e->seg != c->seg)
+		if (e->pid != pid || e->seg != c->seg || e->ts < since)
 			continue;
 		switch (e->type) {
 		case CE_ACCEPT:
@@ -115,7 +120,7 @@ void capture_waker(struct analyzer *a, struct thread *t, int waker, int cpu)
 	}
 	if (c->irqctx || c->hrtimer_pid == waker)
 		ev->flags |= EV_IRQCTX;
-	scan_context(a, t, ev, waker, cpu);
+	scan_context(a, t, ev, waker, cpu, 0);
 	if (t->vcpu_id >= 0 && ev->vector < 0) {
 		/* the accept may precede the hrtimer bracket on the same thread */
 		for (int i = 0; i < c->nent; i++)
@@ -144,7 +149,8 @@ void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int ve
 	for (int i = 0; i < a->nhalted; i++) {
 		struct thread *t = a->halted[i];
 
-		if (t->sched == SCH_SLEEPING || t->vcpu_id != apicid || t == s)
+		/* its own thread is one of its VM's (an accept before the entry) */
+		if (t->vcpu_id != apicid)
 			continue;
 		/* "by a thread of its VM": unknown only matches while its VM is unknown */
 		if (t->tgid >= 0 && tgid != t->tgid)
@@ -152,14 +158,16 @@ void evidence_accept(struct analyzer *a, int sender, int cpu, int apicid, int ve
 		hit = t;
 		n++;
 	}
-	if (n != 1 || hit->ev.vector >= 0)
+	/* the first evidence wins: an accept, or the hrtimer on its own thread */
+	if (n != 1 || hit->ev_poll.vector >= 0 || hit->ev_poll.waker >= 0)
 		return;
-	hit->ev.vector = vec;
-	hit->ev.waker = sender;
+	hit->ev_poll.vector = vec;
+	hit->ev_poll.waker = sender;
 	if (irqctx)
-		hit->ev.flags |= EV_IRQCTX;
-	scan_context(a, hit, &hit->ev, sender, cpu);
-	hit->ev.vector = vec;
+		hit->ev_poll.flags |= EV_IRQCTX;
+	/* "the same events targeting this vCPU while it is halted" */
+	scan_context(a, hit, &hit->ev_poll, sender, cpu, hit->halt_start);
+	hit->ev_poll.vector = vec;
 }
 
 /*
@@ -179,10 +187,10 @@ void evidence_post(struct thread *t, int vec, bool accept)
 /* An hrtimer runs on @t's own CPU while it halt-polls. */
 void evidence_timer_on_self(struct thread *t, int kind)
 {
-	if (t->ctx == CTX_HALTED && kind > 0 && t->ev.waker < 0) {
-		t->ev.flags |= EV_TIMER_FN;
-		t->ev.timer_src = kind - 1;
-		t->ev.waker = t->tid;
+	if (t->ctx == CTX_HALTED && kind > 0 && t->ev_poll.waker < 0) {
+		t->ev_poll.flags |= EV_TIMER_FN;
+		t->ev_poll.timer_src = kind - 1;
+		t->ev_poll.waker = t->tid;
 	}
 }
 
@@ -278,7 +286,7 @@ static enum vw_reason classify(struct analyzer *a, struct thread *t, const struc
 		r = WR_IPI;
 	} else if (ev->flags & EV_IPI) {
 		r = WR_IPI;
-	} else if (w && thread_is_vm_worker(w, "vhost-", NULL)) {
+	} else if (w && !strncmp(w->comm, "vhost-", 6)) {
 		r = WR_NET;
 	} else if (w && !w->vcpu && w != t && same_vm(w, t->tgid) &&
 		   (w->did_io || !strncmp(w->comm, "IO ", 3))) {

@@ -144,10 +144,30 @@ static void on_entry(struct struth *t, struct tthread *th, uint64_t ts)
 	th->ctx = th->in_l2 ? C_GUEST_L2 : C_GUEST;
 }
 
+/*
+ * README "Host-only hints": the L1 guest period this exit ends, by its rip
+ * (upper half: guest kernel; lower half: user); every exit's rip counted.
+ */
+static void guest_rip(struct tthread *th, const struct sinfo *e, uint64_t ts)
+{
+	struct vw_vcpu *v = th->acc.res;
+
+	if (!v || !e->rip)
+		return;
+	if (th->acc.state == VS_GUEST && th->acc.end == ts) {
+		if (e->rip >= 0xffff800000000000ULL)
+			v->guest_kernel_ns += ts - th->acc.start;
+		else if (e->rip < 0x0000800000000000ULL)
+			v->guest_user_ns += ts - th->acc.start;
+	}
+	res_add_rip(v, e->rip);
+}
+
 static void on_kvm_exit(struct struth *t, struct tthread *th, const struct sinfo *e, uint64_t ts)
 {
 	if (th->exit_open)
 		lose_thread(t, th, ts, true);	/* exit after exit: kvm_entry missing */
+	guest_rip(th, e, ts);
 	post_close(t, th);
 	th->had_ee = true;
 	th->exit_open = true;
