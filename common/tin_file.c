@@ -585,7 +585,9 @@ static int check_cpu_sections(struct tin *t)
 		for (int j = 0; j < b->ncpus; j++) {
 			const struct tin_cpu_sec *s = &b->secs[j];
 
-			if (s->off > t->m.file_size || s->size > t->m.file_size - s->off)
+			/* an empty CPU's offset may point past the end (trace-cmd) */
+			if (s->size && (s->off > t->m.file_size ||
+					s->size > t->m.file_size - s->off))
 				return tin_fail(t, "truncated: CPU %u data of buffer '%s' should "
 						"end at byte %llu, the file has %llu", s->cpu,
 						b->name, (unsigned long long)(s->off + s->size),
