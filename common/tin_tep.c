@@ -182,14 +182,93 @@ static void child_said(long v, void *ctx)
 		t->fmts[REJECTED - v].rejected = true;
 }
 
+/*
+ * Metadata the child proved safe before, in this process (a long-running
+ * caller such as the fuzzer opens many files with the same formats): its
+ * digest, and which formats were rejected. Deterministic calls on the same
+ * bytes behave the same, so the child is not needed again.
+ */
+#define SAFE_CACHE	32
+
+static struct {
+	uint64_t digest;
+	int nrej;
+	int rej[8];
+} safe[SAFE_CACHE];
+static unsigned int nsafe;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* A digest of everything parse_all() gives libtraceevent. */
+static uint64_t meta_digest(const struct tin *t)
+{
+	uint64_t h = fnv(1469598103934665603ULL, &t->m.long_size, sizeof(t->m.long_size));
+
+	h = fnv(h, &t->opts.plugins, sizeof(t->opts.plugins));
+	h = fnv(h, t->header_page.buf, t->header_page.len);
+	for (int i = 0; i < t->nfmts; i++) {
+		if (!wanted(t, i))
+			continue;
+		h = fnv(h, t->fmts[i].system, strlen(t->fmts[i].system) + 1);
+		h = fnv(h, t->fmts[i].b.buf, t->fmts[i].b.len);
+	}
+	if (t->opts.plugins) {
+		h = fnv(h, t->kallsyms.buf, t->kallsyms.len);
+		h = fnv(h, t->printk.buf, t->printk.len);
+	}
+	return fnv(h, t->cmdlines.buf, t->cmdlines.len);
+}
+
+static bool safe_known(struct tin *t, uint64_t d)
+{
+	for (unsigned int i = 0; i < MIN(nsafe, SAFE_CACHE); i++) {
+		if (safe[i].digest != d)
+			continue;
+		for (int k = 0; k < safe[i].nrej; k++)
+			t->fmts[safe[i].rej[k]].rejected = true;
+		return true;
+	}
+	return false;
+}
+
+static void safe_add(const struct tin *t, uint64_t d)
+{
+	unsigned int slot = nsafe++ % SAFE_CACHE;
+
+	safe[slot].digest = d;
+	safe[slot].nrej = 0;
+	for (int i = 0; i < t->nfmts; i++) {
+		if (!t->fmts[i].rejected)
+			continue;
+		if (safe[slot].nrej == (int)ARRAY_SIZE(safe[slot].rej)) {
+			safe[slot].digest = 0;	/* too many to remember: not cached */
+			return;
+		}
+		safe[slot].rej[safe[slot].nrej++] = i;
+	}
+}
+
 int tin_build_tep(struct tin *t)
 {
 	const char *why;
+	uint64_t digest;
 	long where;
-	int ret;
+	int ret = 0;
 
 	list_formats(t);
-	ret = guard_run_seen(child_parse, t, 20, child_said, t, &where, &why);
+	digest = meta_digest(t);
+	if (!digest || !safe_known(t, digest)) {
+		ret = guard_run_seen(child_parse, t, 20, child_said, t, &where, &why);
+		if (!ret)
+			safe_add(t, digest);
+	}
 	if (ret > 0 && where <= REJECTED)
 		where = REJECTED - where;
 	if (ret > 0)
