@@ -1,0 +1,642 @@
+/*
+ * The end of a trace.dat writer: the tail after the head, each CPU's data
+ * moved from the work directory to the output, the tables patched; and the
+ * recovery of a writer that was killed, which ends the same way.
+ *
+ * The move is logged so that a kill during it can be resumed: LOG_ASSEMBLE
+ * fixes the layout (and holds the tail's bytes), then for each step of up
+ * to COPY_BLOCK bytes of whole pages or chunks the data is written to the
+ * output, LOG_COPIED notes it, and only then are its blocks freed in the
+ * CPU's file. So the output needs no more room than the data it receives,
+ * and every byte is at all times in the CPU's file or (logged) in the
+ * output. On a full disk a step's blocks are freed before it is written
+ * (the bytes are in memory); a kill in that instant loses that step.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tdat_priv.h"
+
+static bool compressed(const struct tdat_writer *w)
+{
+	return w->opts.compress != TDAT_COMP_NONE;
+}
+
+/* Bytes of CPU @c in the output: its file, after the chunk count if compressed. */
+static uint64_t data_size(const struct tdat_writer *w, const struct tdat_cpu *c)
+{
+	if (!compressed(w))
+		return c->fsize;
+	return c->nchunks ? 4 + c->fsize : 0;
+}
+
+/* Log records of the assembly, replayed by recovery. */
+int apply_progress(struct tdat_writer *w, uint32_t type, uint32_t arg, const char *data,
+		   size_t len)
+{
+	size_t need = sizeof(struct tdat_asm) + w->opts.ncpus * sizeof(struct tdat_cpu_layout);
+	struct tdat_cpu_layout l;
+	uint64_t copied;
+
+	switch (type) {
+	case LOG_HEAD:
+		if (len != sizeof(w->head))
+			break;
+		memcpy(&w->head, data, len);
+		w->head_written = true;
+		return 0;
+	case LOG_ASSEMBLE:
+		if (len < need)
+			break;
+		memcpy(&w->as, data, sizeof(w->as));
+		if (w->as.tail_len != len - need)
+			break;
+		for (unsigned int i = 0; i < w->opts.ncpus; i++) {
+			memcpy(&l, data + sizeof(w->as) + i * sizeof(l), sizeof(l));
+			w->cpu[i].out_off = l.out_off;
+			w->cpu[i].fsize = l.fsize;
+			w->cpu[i].nchunks = l.nchunks;
+			w->cpu[i].out_size = data_size(w, &w->cpu[i]);
+			w->cpu[i].copied = 0;
+			w->cpu[i].chunks_copied = 0;
+		}
+		w->assembling = true;
+		return blob_set(&w->tail, data + need, w->as.tail_len);
+	case LOG_COPIED:
+		if (arg >= w->opts.ncpus || len != 12)
+			break;
+		memcpy(&copied, data, 8);
+		w->cpu[arg].copied = copied;
+		memcpy(&w->cpu[arg].chunks_copied, data + 8, 4);
+		return 0;
+	case LOG_DONE:
+		w->done = true;
+		return 0;
+	}
+	errno = EPROTO;
+	return -1;
+}
+
+/* ---- preparing ---- */
+
+/* Where each CPU's data goes: page-aligned, one after the other, after the tail. */
+static void plan_layout(struct tdat_writer *w)
+{
+	uint64_t ps = w->opts.page_size;
+	uint64_t end = w->head.len + w->as.tail_len;
+
+	w->as.data_start = align_up(end, ps);
+	for (unsigned int i = 0; i < w->opts.ncpus; i++) {
+		struct tdat_cpu *c = &w->cpu[i];
+
+		c->out_off = align_up(end, ps);
+		c->out_size = data_size(w, c);
+		c->copied = 0;
+		c->chunks_copied = 0;
+		if (c->out_size)
+			end = c->out_off + c->out_size;
+	}
+}
+
+static int log_assemble(struct tdat_writer *w)
+{
+	struct tbuf tb = { 0 };
+	struct tdat_cpu_layout l = { 0 };
+	int ret;
+
+	tb_add(&tb, &w->as, sizeof(w->as));
+	for (unsigned int i = 0; i < w->opts.ncpus; i++) {
+		l.out_off = w->cpu[i].out_off;
+		l.fsize = w->cpu[i].fsize;
+		l.nchunks = w->cpu[i].nchunks;
+		tb_add(&tb, &l, sizeof(l));
+	}
+	tb_add(&tb, w->tail.p, w->tail.len);
+	if (tb.nomem) {
+		errno = ENOMEM;
+		ret = -1;
+	} else {
+		ret = log_put(w, LOG_ASSEMBLE, 0, tb.p, tb.len);
+	}
+	tb_free(&tb);
+	return ret;
+}
+
+/*
+ * The pending pages become last chunks, the tail is built and the layout
+ * fixed and logged. A full disk loses pending pages (*full) but not the file.
+ */
+static int prepare(struct tdat_writer *w, bool *full)
+{
+	struct tbuf tb = { 0 };
+
+	for (unsigned int i = 0; i < w->opts.ncpus && compressed(w); i++) {
+		struct tdat_cpu *c = &w->cpu[i];
+
+		if (!c->npend)
+			continue;
+		if (c->fd < 0 && (c->fd = store_cpu_file(w, i, false)) < 0)
+			return -1;
+		if (flush_pend(w, c) < 0) {
+			if (!is_enospc(errno))
+				return -1;
+			*full = true;
+		}
+	}
+	if (build_tail(w, &tb, &w->as) < 0) {
+		tb_free(&tb);
+		return -1;
+	}
+	free(w->tail.p);
+	w->tail.p = tb.p;
+	w->tail.len = tb.len;
+	plan_layout(w);
+	w->assembling = true;
+	/* without the log (a disk full to the last byte) a kill now loses more */
+	log_assemble(w);
+	return 0;
+}
+
+/* ---- copying ---- */
+
+/* The length of the whole pages or chunks at the start of @buf[0..n). */
+static uint64_t whole_prefix(const struct tdat_writer *w, const char *buf, uint64_t n,
+			     uint32_t *chunks)
+{
+	uint64_t off = 0;
+	uint32_t z;
+
+	*chunks = 0;
+	if (!compressed(w))
+		return n / w->opts.page_size * w->opts.page_size;
+	while (off + 8 <= n) {
+		memcpy(&z, buf + off, 4);
+		if (off + 8 + z > n)
+			break;
+		off += 8 + (uint64_t)z;
+		(*chunks)++;
+	}
+	return off;
+}
+
+/* Note a step as done, then free its blocks in the CPU's file. */
+static void step_done(struct tdat_writer *w, unsigned int cpu)
+{
+	struct tdat_cpu *c = &w->cpu[cpu];
+	char rec[12];
+	uint64_t upto;
+
+	memcpy(rec, &c->copied, 8);
+	memcpy(rec + 8, &c->chunks_copied, 4);
+	if (log_put(w, LOG_COPIED, cpu, rec, sizeof(rec)) < 0)
+		return;	/* not logged: a resumed copy needs these bytes */
+	upto = c->copied / FS_BLOCK * FS_BLOCK;
+	if (upto > c->punched)
+		release_blocks(c->fd, c->punched, upto - c->punched);
+	c->punched = upto;
+}
+
+/*
+ * Write @n bytes of @buf at @pos; on a full disk, free them in the CPU's
+ * file first and try again. Returns the bytes written (errno if short).
+ */
+static uint64_t put_step(struct tdat_writer *w, struct tdat_cpu *c, const char *buf,
+			 uint64_t n, uint64_t pos)
+{
+	uint64_t done = pwrite_all(w->fd, buf, n, pos);
+
+	if (done == n || !is_enospc(errno))
+		return done;
+	release_blocks(c->fd, c->copied, n);
+	return done + pwrite_all(w->fd, buf + done, n - done, pos + done);
+}
+
+/* Copy CPU @cpu's data from where the copy stands; *cut when the disk is full. */
+static int copy_cpu(struct tdat_writer *w, unsigned int cpu, char *buf, size_t cap, bool *cut)
+{
+	struct tdat_cpu *c = &w->cpu[cpu];
+	uint64_t hdr = compressed(w) ? 4 : 0;
+	uint64_t n, done;
+	uint32_t k;
+
+	if (*cut || !c->out_size) {
+		c->out_size = 0;
+		return 0;
+	}
+	while (c->copied < c->fsize) {
+		n = c->fsize - c->copied < cap ? c->fsize - c->copied : cap;
+		if (pread_all(c->fd, buf, n, c->copied) < 0)
+			return -1;
+		n = whole_prefix(w, buf, n, &k);
+		if (!n) {
+			errno = EPROTO;	/* a chunk larger than any we write */
+			return -1;
+		}
+		done = put_step(w, c, buf, n, c->out_off + hdr + c->copied);
+		if (done != n) {
+			if (!is_enospc(errno))
+				return -1;
+			c->copied += whole_prefix(w, buf, done, &k);
+			c->chunks_copied += k;
+			*cut = true;
+			break;
+		}
+		c->copied += n;
+		c->chunks_copied += k;
+		step_done(w, cpu);
+	}
+	if (hdr && !c->chunks_copied) {
+		c->out_size = 0;	/* nothing fitted: the CPU stays empty */
+		return 0;
+	}
+	if (hdr && pwrite_all(w->fd, &c->chunks_copied, 4, c->out_off) != 4)
+		return -1;
+	c->out_size = hdr + c->copied;
+	return 0;
+}
+
+/* ---- finishing ---- */
+
+static int patch(struct tdat_writer *w, uint64_t off, const void *v, size_t len)
+{
+	return pwrite_all(w->fd, v, len, off) == len ? 0 : -1;
+}
+
+/* Fill in the per-CPU offsets and sizes, and v7's flyrecord section size. */
+static int patch_tables(struct tdat_writer *w, uint64_t end)
+{
+	size_t entry = w->opts.version == 6 ? 16 : 20;
+	size_t skip = w->opts.version == 6 ? 0 : 4;
+	uint64_t v[2], size;
+
+	for (unsigned int i = 0; i < w->opts.ncpus; i++) {
+		v[0] = w->cpu[i].out_off;
+		v[1] = w->cpu[i].out_size;
+		if (patch(w, w->as.cpu_table + i * entry + skip, v, 16))
+			return -1;
+	}
+	if (w->opts.version == 6)
+		return 0;
+	size = end - (w->as.flyrec_size + 8);
+	return patch(w, w->as.flyrec_size, &size, 8);
+}
+
+/* The end of the valid output. */
+static uint64_t output_end(const struct tdat_writer *w)
+{
+	uint64_t end = w->head.len + w->as.tail_len;
+
+	for (unsigned int i = 0; i < w->opts.ncpus; i++)
+		if (w->cpu[i].out_size)
+			end = w->cpu[i].out_off + w->cpu[i].out_size;
+	return end;
+}
+
+/* Cut the file to its valid end and give back unused preallocated blocks. */
+static int trim(struct tdat_writer *w, uint64_t end)
+{
+	if (ftruncate(w->fd, (off_t)end) < 0)
+		return -1;
+	if (w->reserved > end)
+		release_blocks(w->fd, end, w->reserved - end);
+	return 0;
+}
+
+static int write_tail(struct tdat_writer *w)
+{
+	if (pwrite_all(w->fd, w->tail.p, w->tail.len, w->head.len) != w->tail.len)
+		return -1;
+	if (w->opts.version == 7 && patch(w, w->head.opt_ptr, &w->as.opt_val, 8))
+		return -1;
+	return 0;
+}
+
+/*
+ * Tail, data, tables: the whole output. *full is set when the disk filled
+ * up and the output was cut (it is then still valid).
+ */
+static int assemble(struct tdat_writer *w, bool *full)
+{
+	size_t cap = COPY_BLOCK;
+	bool cut = false;
+	uint64_t end;
+	char *buf;
+	int ret = -1;
+
+	if (!w->assembling && prepare(w, full) < 0)
+		return -1;
+	if (write_tail(w) < 0)
+		return -1;
+	if (compressed(w) && cap < w->zcap + 8)
+		cap = w->zcap + 8;
+	if (cap < w->opts.page_size)
+		cap = w->opts.page_size;
+	buf = malloc(cap);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (unsigned int i = 0; i < w->opts.ncpus; i++)
+		if (copy_cpu(w, i, buf, cap, &cut) < 0)
+			goto out;
+	end = output_end(w);
+	if (trim(w, end) < 0 || patch_tables(w, end) < 0)
+		goto out;
+	if (w->durable && fdatasync(w->fd) < 0)
+		goto out;
+	log_put(w, LOG_DONE, 0, NULL, 0);
+	*full |= cut;
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+/*
+ * Close the output after assemble() returned @ret and free @w. A valid
+ * output (@ret 0, or cut by a full disk) is kept and the work directory
+ * removed. After an error, both are removed, or with @keep (recovery) both
+ * are left for another try. Returns 0, or -1 with errno (ENOSPC if cut).
+ */
+static int finish(struct tdat_writer *w, int ret, bool full, bool keep)
+{
+	int saved = errno;
+
+	if (w->fd >= 0 && close(w->fd) < 0 && !ret) {
+		ret = -1;
+		saved = errno;
+	}
+	w->fd = -1;
+	if (!ret && full) {
+		ret = -1;
+		saved = ENOSPC;
+	}
+	if (ret && saved != ENOSPC && keep) {
+		writer_free(w);
+		errno = saved;
+		return -1;
+	}
+	if (ret && saved != ENOSPC)
+		unlink(w->path);
+	store_remove(w);
+	writer_free(w);
+	errno = saved;
+	return ret;
+}
+
+/* Give up a recovery, leaving the files as they are. */
+static int finish_keep(struct tdat_writer *w)
+{
+	int saved = errno;
+
+	writer_free(w);
+	errno = saved;
+	return -1;
+}
+
+int tdat_close(struct tdat_writer *w)
+{
+	bool full = false;
+	int ret;
+
+	if (!w) {
+		errno = EINVAL;
+		return -1;
+	}
+	ret = writer_begin(w);
+	if (!ret)
+		ret = assemble(w, &full);
+	return finish(w, ret, full, false);
+}
+
+/* ---- recovery ---- */
+
+/* Uncompressed: whole pages only. */
+static int recover_raw(struct tdat_writer *w, struct tdat_cpu *c)
+{
+	uint64_t ps = w->opts.page_size;
+	struct stat st;
+
+	if (fstat(c->fd, &st) < 0)
+		return -1;
+	c->fsize = (uint64_t)st.st_size / ps * ps;
+	c->dropped = (uint64_t)st.st_size - c->fsize;
+	c->bytes = c->fsize;
+	if (c->dropped && ftruncate(c->fd, (off_t)c->fsize) < 0)
+		return -1;
+	return 0;
+}
+
+/* Scan the chunks of @c's file; every whole one that decompresses is kept. */
+static int scan_chunks(struct tdat_writer *w, struct tdat_cpu *c, char *z, char *raw,
+		       char *last, uint64_t *last_len)
+{
+	uint64_t ps = w->opts.page_size, off = 0;
+	uint32_t hdr[2];
+	struct stat st;
+
+	if (fstat(c->fd, &st) < 0)
+		return -1;
+	while (off + 8 <= (uint64_t)st.st_size) {
+		if (pread_all(c->fd, hdr, 8, off) < 0)
+			return -1;
+		if (!hdr[0] || hdr[0] > w->zcap || !hdr[1] || hdr[1] % ps ||
+		    hdr[1] > PAGES_PER_CHUNK * ps || off + 8 + hdr[0] > (uint64_t)st.st_size)
+			break;
+		if (pread_all(c->fd, z, hdr[0], off + 8) < 0)
+			return -1;
+		if (decompress_block(w->opts.compress, z, hdr[0], raw, hdr[1]) < 0)
+			break;
+		off += 8 + (uint64_t)hdr[0];
+		c->nchunks++;
+		c->bytes += hdr[1];
+		memcpy(last, raw, hdr[1]);
+		*last_len = hdr[1];
+	}
+	c->fsize = off;
+	c->dropped = (uint64_t)st.st_size - off;
+	if (c->dropped && ftruncate(c->fd, (off_t)off) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * The pending pages of @c. If a kill came between a chunk's write and the
+ * emptying of cpuN.pend, its pages are also the first of the last chunk:
+ * they are not taken twice.
+ */
+static int recover_pend(struct tdat_writer *w, struct tdat_cpu *c, unsigned int cpu,
+			const char *last, uint64_t last_len)
+{
+	uint64_t ps = w->opts.page_size, k;
+	struct stat st;
+
+	c->pend_fd = store_cpu_file(w, cpu, true);
+	if (c->pend_fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(c->pend_fd, &st) < 0)
+		return -1;
+	k = (uint64_t)st.st_size / ps;
+	if (k > PAGES_PER_CHUNK - 1)
+		k = PAGES_PER_CHUNK - 1;	/* never more: damaged */
+	c->dropped += (uint64_t)st.st_size - k * ps;
+	c->pend = malloc(PAGES_PER_CHUNK * ps);
+	if (!c->pend) {
+		errno = ENOMEM;
+		return -1;
+	}
+	c->pend_cap = PAGES_PER_CHUNK;
+	if (k && pread_all(c->pend_fd, c->pend, k * ps, 0) < 0)
+		return -1;
+	if (k && last_len >= k * ps && !memcmp(last, c->pend, k * ps))
+		k = 0;
+	if (ftruncate(c->pend_fd, (off_t)(k * ps)) < 0)
+		return -1;
+	c->npend = (unsigned int)k;
+	c->bytes += k * ps;
+	return 0;
+}
+
+static int recover_chunks(struct tdat_writer *w, struct tdat_cpu *c, unsigned int cpu)
+{
+	size_t chunk = (size_t)w->opts.page_size * PAGES_PER_CHUNK;
+	char *z = malloc(w->zcap), *raw = malloc(chunk), *last = malloc(chunk);
+	uint64_t last_len = 0;
+	int ret = -1;
+
+	if (!z || !raw || !last) {
+		errno = ENOMEM;
+		goto out;
+	}
+	if (scan_chunks(w, c, z, raw, last, &last_len) < 0)
+		goto out;
+	ret = recover_pend(w, c, cpu, last, last_len);
+out:
+	free(z);
+	free(raw);
+	free(last);
+	return ret;
+}
+
+/* Every CPU's file, cut after its last whole page or chunk. */
+static int recover_cpus(struct tdat_writer *w, struct tdat_recovery *info)
+{
+	for (unsigned int i = 0; i < w->opts.ncpus; i++) {
+		struct tdat_cpu *c = &w->cpu[i];
+		int ret;
+
+		c->fd = store_cpu_file(w, i, false);
+		if (c->fd < 0) {
+			if (errno != ENOENT)
+				return -1;
+			continue;	/* no page for this CPU */
+		}
+		ret = compressed(w) ? recover_chunks(w, c, i) : recover_raw(w, c);
+		if (ret < 0)
+			return -1;
+		info->pages[i] = c->bytes / w->opts.page_size;
+		info->dropped[i] = c->dropped;
+	}
+	return 0;
+}
+
+/* The kill came while the data was moved: every file with data left must be there. */
+static int reopen_cpus(struct tdat_writer *w)
+{
+	for (unsigned int i = 0; i < w->opts.ncpus; i++) {
+		struct tdat_cpu *c = &w->cpu[i];
+
+		if (c->copied >= c->fsize)
+			continue;
+		c->fd = store_cpu_file(w, i, false);
+		if (c->fd < 0) {
+			errno = errno == ENOENT ? EPROTO : errno;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Open the output and check that it starts with the head that was logged. */
+static int reopen_output(struct tdat_writer *w)
+{
+	char buf[64];
+	struct stat st;
+
+	w->fd = open(w->path, O_RDWR | O_CLOEXEC);
+	if (w->fd < 0) {
+		errno = errno == ENOENT ? EPROTO : errno;
+		return -1;
+	}
+	if (fstat(w->fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < w->head.len ||
+	    pread_all(w->fd, buf, sizeof(buf) < w->head.len ? sizeof(buf) : w->head.len, 0) < 0 ||
+	    !tdat_head_valid(w, buf, sizeof(buf) < w->head.len ? sizeof(buf) : w->head.len)) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+int tdat_recover(const char *path, struct tdat_recovery *info)
+{
+	struct tdat_writer *w;
+	bool full = false;
+	int ret;
+
+	if (!path || !*path || !info) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(info, 0, sizeof(*info));
+	w = writer_reopen(path);
+	if (!w)
+		return -1;
+	info->ncpus = w->opts.ncpus;
+	info->pages = calloc(w->opts.ncpus, sizeof(*info->pages));
+	info->dropped = calloc(w->opts.ncpus, sizeof(*info->dropped));
+	if (!info->pages || !info->dropped) {
+		errno = ENOMEM;
+		return finish_keep(w);
+	}
+	if (w->done || !w->head_written) {
+		/* complete already, or nothing was ever written: only leftovers */
+		info->complete = w->done;
+		if (!w->done)
+			unlink(path);
+		store_remove(w);
+		writer_free(w);
+		if (info->complete)
+			return 0;
+		errno = ENODATA;
+		return -1;
+	}
+	if (reopen_output(w) < 0)
+		return finish_keep(w);
+	info->resumed = w->assembling;
+	if (w->assembling) {
+		free(info->pages);
+		info->pages = NULL;
+		ret = reopen_cpus(w);
+	} else {
+		ret = recover_cpus(w, info);
+	}
+	if (ret < 0)
+		return finish_keep(w);
+	ret = assemble(w, &full);
+	return finish(w, ret, full, true);
+}
+
+void tdat_recovery_free(struct tdat_recovery *info)
+{
+	if (!info)
+		return;
+	free(info->pages);
+	free(info->dropped);
+	info->pages = info->dropped = NULL;
+}
