@@ -616,7 +616,7 @@ int build_tail(struct tdat_writer *w, struct tbuf *tb, struct tdat_asm *as)
 /* An upper bound of the tail's size, for the space reserved after the head. */
 uint64_t tail_estimate(const struct tdat_writer *w)
 {
-	uint64_t n = 64 * 1024 + w->opts.page_size;
+	uint64_t n = 16 * 1024;
 
 	n += w->cmdlines.len + (w->uname ? strlen(w->uname) : 0);
 	for (unsigned int i = 0; i < w->nr_guests; i++)

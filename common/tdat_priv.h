@@ -170,6 +170,7 @@ void release_blocks(int fd, uint64_t off, uint64_t len);
 bool is_enospc(int err);
 char *workdir_of(const char *path);
 int store_create(struct tdat_writer *w);
+int store_log_create(struct tdat_writer *w);
 int store_open(struct tdat_writer *w);
 int log_put(struct tdat_writer *w, uint32_t type, uint32_t arg, const void *data, size_t len);
 int log_replay(struct tdat_writer *w);

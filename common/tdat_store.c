@@ -216,40 +216,48 @@ int log_replay(struct tdat_writer *w)
 
 /* ---- the directory ---- */
 
-/* Create the work directory and its log; EEXIST if it exists. */
+/* Create the work directory; EEXIST if it exists. */
 int store_create(struct tdat_writer *w)
 {
-	char hdr[LOG_HDR_LEN];
-	int saved;
-
 	if (mkdir(w->wdir, 0700) < 0)
 		return -1;
 	w->wfd = open(w->wdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->wfd < 0)
-		goto fail;
-	w->mfd = openat(w->wfd, "meta", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->wfd < 0) {
+		int saved = errno;
+
+		rmdir(w->wdir);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Create the log, locked, once the output exists (and was truncated): it
+ * appears whole (written as meta.new, then renamed), so a kill before
+ * leaves a directory without a log, which recovery takes as "never began".
+ */
+int store_log_create(struct tdat_writer *w)
+{
+	char hdr[LOG_HDR_LEN];
+
+	w->mfd = openat(w->wfd, "meta.new", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w->mfd < 0 || flock(w->mfd, LOCK_EX | LOCK_NB) < 0)
-		goto fail;
+		return -1;
 	log_header(w, hdr);
 	if (pwrite_all(w->mfd, hdr, LOG_HDR_LEN, 0) != LOG_HDR_LEN)
-		goto fail;
+		return -1;
+	if (renameat(w->wfd, "meta.new", w->wfd, "meta") < 0)
+		return -1;
 	w->log_end = LOG_HDR_LEN;
 	return 0;
-fail:
-	saved = errno;
-	if (w->wfd >= 0) {
-		store_remove(w);
-	} else {
-		rmdir(w->wdir);
-	}
-	errno = saved;
-	return -1;
 }
 
 /*
  * Open an existing work directory for recovery and read the options from
- * its log: ENOENT if there is none, EBUSY if a writer holds it, EPROTO if
- * its log is not one.
+ * its log: ENOENT if there is none, ENODATA if it has no log (the writer was
+ * killed while it began), EBUSY if a writer holds it, EPROTO if its log is
+ * not one.
  */
 int store_open(struct tdat_writer *w)
 {
@@ -262,7 +270,7 @@ int store_open(struct tdat_writer *w)
 	w->mfd = openat(w->wfd, "meta", O_RDWR | O_CLOEXEC);
 	if (w->mfd < 0) {
 		if (errno == ENOENT)
-			errno = EPROTO;
+			errno = ENODATA;
 		return -1;
 	}
 	if (flock(w->mfd, LOCK_EX | LOCK_NB) < 0) {
@@ -360,6 +368,7 @@ void store_remove(struct tdat_writer *w)
 		unlinkat(w->wfd, name, 0);
 	}
 	unlinkat(w->wfd, "meta", 0);
+	unlinkat(w->wfd, "meta.new", 0);
 	close(w->wfd);
 	w->wfd = -1;
 	rmdir(w->wdir);

@@ -143,7 +143,7 @@ struct tdat_writer *tdat_create(const char *path, const struct tdat_opts *opts)
 		errno = saved;
 		return NULL;
 	}
-	if (open_output(w) < 0) {
+	if (open_output(w) < 0 || store_log_create(w) < 0) {
 		saved = errno;
 		tdat_abort(w);
 		errno = saved;
@@ -260,7 +260,7 @@ int tdat_set_printk(struct tdat_writer *w, const char *buf, size_t len)
 /* Preallocate @fd's first @need bytes unless *@have covers them. */
 static int reserve(int fd, uint64_t need, uint64_t *have)
 {
-	need = align_up(need, 64 * 1024);
+	need = align_up(need, FS_BLOCK);
 	if (need <= *have)
 		return 0;
 	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)need) < 0) {
@@ -287,7 +287,7 @@ static int reserve_tail(struct tdat_writer *w, uint64_t extra)
 		return 0;
 	if (reserve(w->fd, w->head.len + tail, &w->reserved) < 0)
 		return -1;
-	if (w->mfd >= 0 && reserve(w->mfd, w->log_end + 2 * tail + 64 * 1024, &w->log_reserved) < 0)
+	if (w->mfd >= 0 && reserve(w->mfd, w->log_end + tail + 16 * 1024, &w->log_reserved) < 0)
 		return -1;
 	return 0;
 }
@@ -796,6 +796,20 @@ void tdat_abort(struct tdat_writer *w)
 	writer_free(w);
 }
 
+/*
+ * A writer killed while it began left a work directory without a log: the
+ * output, if it was truncated already, is empty; an older one is kept.
+ */
+static void forget_unborn(struct tdat_writer *w)
+{
+	struct stat st;
+
+	if (stat(w->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+		unlink(w->path);
+	store_remove(w);
+	errno = ENODATA;
+}
+
 /* For recovery: a writer for @path with the options of its work directory. */
 struct tdat_writer *writer_reopen(const char *path)
 {
@@ -806,8 +820,11 @@ struct tdat_writer *writer_reopen(const char *path)
 		return NULL;
 	w->recovering = true;
 	w->durable = true;
-	if (store_open(w) < 0)
+	if (store_open(w) < 0) {
+		if (errno == ENODATA)
+			forget_unborn(w);
 		goto fail;
+	}
 	if (!opts_valid(&w->opts)) {
 		errno = EPROTO;
 		goto fail;

@@ -22,6 +22,8 @@
 
 /* How often the buffers are emptied when they do not fill up first. */
 #define DRAIN_MS	100
+/* How often what was written is made durable (against power losses). */
+#define SYNC_NS		(5 * NSEC_PER_SEC)
 
 struct rec_opts {
 	const char *output;
@@ -34,6 +36,8 @@ struct rec_opts {
 	size_t nextra;
 	struct tdat_opts topts;
 	char **cmd;			/* COMMAND ARGS..., or NULL */
+	const char *recover;		/* --recover OUTPUT */
+	bool recording_opts;		/* an option of a recording was given */
 };
 
 struct rec {
@@ -55,6 +59,7 @@ struct rec {
 	int child_status;
 	uint64_t start_ns;
 	uint64_t end_ns;
+	uint64_t synced_ns;		/* last tdat_sync() */
 	const char *stop_reason;
 	bool failed;			/* a read error (reported) */
 };
@@ -64,7 +69,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vmwait record [-o FILE] [-d DURATION] [-b KB] [-p PID]... [--light]\n"
 		"                     [-e SYSTEM:EVENT]... [--file-version 6|7]\n"
-		"                     [--compression none|zstd|zlib] [-q] [-- COMMAND ARGS...]\n\n"
+		"                     [--compression none|zstd|zlib] [-q] [-- COMMAND ARGS...]\n"
+		"       vmwait record --recover FILE [-q]\n\n"
 		"Record the kvm, sched and irq events that 'vmwait analyze' needs, in an own\n"
 		"tracefs instance (the top-level buffer is not touched), into a trace.dat.\n"
 		"Stops at Ctrl-C, SIGTERM, SIGHUP, after DURATION, or when COMMAND exits.\n\n"
@@ -81,10 +87,15 @@ static void usage(FILE *f)
 		"      --file-version 6|7   trace.dat version (default: 7)\n"
 		"      --compression ALG    none, zstd (default for version 7) or zlib\n"
 		"  -q, --quiet              no progress or summary (warnings still shown)\n"
+		"      --recover FILE       finish the FILE of a recorder that was killed\n"
+		"                           (SIGKILL, power loss) from FILE.vmwait-tmp/\n"
 		"  -h, --help               this help\n\n"
 		"A COMMAND is started once tracing is on and traced until it exits; it is\n"
 		"left running if the recording stops first. See 'vmwait events' for the\n"
-		"event set.\n");
+		"event set.\n\n"
+		"While it runs, the recording keeps its data in FILE.vmwait-tmp/ beside FILE\n"
+		"and needs free space there of about the final size of FILE, plus 40 KB per\n"
+		"CPU and 256 KB. A recording is refused while FILE.vmwait-tmp/ exists.\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -147,6 +158,11 @@ static int parse_opt(struct rec_opts *o, int c, const char *arg, bool *comp_set)
 	case 'q':
 		o->quiet = true;
 		return 0;
+	case 'R':
+		if (!*arg)
+			return bad_usage("%s", "empty file name after --recover");
+		o->recover = arg;
+		return 0;
 	case 'h':
 		usage(stdout);
 		return -1;
@@ -169,6 +185,7 @@ static int parse_args(struct rec_opts *o, int argc, char **argv)
 		{ "file-version", required_argument, NULL, 'V' },
 		{ "compression", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "recover", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -182,7 +199,10 @@ static int parse_args(struct rec_opts *o, int argc, char **argv)
 		ret = parse_opt(o, c, optarg, &comp_set);
 		if (ret)
 			return ret;
+		o->recording_opts |= c != 'q' && c != 'R';
 	}
+	if (o->recover && (o->recording_opts || optind < argc))
+		return bad_usage("%s", "--recover takes no other option than -q");
 	if (o->topts.version == 6 && !comp_set)
 		o->topts.compress = TDAT_COMP_NONE;
 	if (o->topts.version == 6 && o->topts.compress != TDAT_COMP_NONE)
@@ -428,6 +448,12 @@ static int setup(struct rec *r)
 			r->evs.nmissing == 1 ? "" : "s", r->evs.missing);
 	if (rec_write_meta(r->w, r->inst, &r->evs) < 0)
 		goto out;
+	/* the head goes to the output now: from here on a kill is recoverable */
+	tdat_set_durable(r->w, true);
+	if (rec_write_cmdlines(r->w) < 0 || tdat_begin(r->w) < 0) {
+		vw_err("cannot write %s: %s", r->o.output, strerror(errno));
+		goto out;
+	}
 	r->reader_open = true;
 	ret = reader_open(&r->rd, r->inst, ncpus, page_size, r->w);
 out:
@@ -444,7 +470,7 @@ static int start(struct rec *r)
 		vw_err("cannot start tracing: %s", strerror(errno));
 		return -1;
 	}
-	r->start_ns = now_ns();
+	r->start_ns = r->synced_ns = now_ns();
 	describe_vms(r);
 	if (r->child && child_start(r) < 0)
 		return -1;
@@ -542,6 +568,10 @@ static int loop(struct rec *r)
 		if (reader_drain(&r->rd, false) < 0) {
 			ret = -1;
 			break;
+		}
+		if (now_ns() - r->synced_ns >= SYNC_NS) {
+			tdat_sync(r->w);	/* an error here shows at the next write */
+			r->synced_ns = now_ns();
 		}
 		for (unsigned int i = 1; i < n; i++)
 			cpu_ready |= pfd[i].revents != 0;
@@ -729,6 +759,14 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	vw_set_quiet(r.o.quiet);
+	if (r.o.recover) {
+		ret = rec_recover(r.o.recover);
+		goto out;
+	}
+	if (rec_check_leftover(r.o.output) < 0) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
 	if (geteuid() != 0) {
 		vw_err("record needs root (it creates a tracefs instance)");
 		ret = EXIT_RUNTIME;

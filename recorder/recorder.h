@@ -83,6 +83,10 @@ int rec_write_meta(struct tdat_writer *w, struct tracefs_instance *inst,
 		   const struct rec_events *evs);
 int rec_write_cmdlines(struct tdat_writer *w);	/* -1: writer failed (errno) */
 
+/* rec_recover.c: a killed recorder's leftovers. */
+int rec_check_leftover(const char *output);
+int rec_recover(const char *output);	/* returns the exit status */
+
 /* rec_read.c: the per-CPU readers. */
 struct rec_cpustat {
 	uint64_t entries, overrun, commit_overrun, dropped, read;
