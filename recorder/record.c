@@ -93,9 +93,12 @@ static void usage(FILE *f)
 		"A COMMAND is started once tracing is on and traced until it exits; it is\n"
 		"left running if the recording stops first. See 'vmwait events' for the\n"
 		"event set.\n\n"
-		"While it runs, the recording keeps its data in FILE.vmwait-tmp/ beside FILE\n"
-		"and needs free space there of about the final size of FILE, plus 40 KB per\n"
-		"CPU and 256 KB. A recording is refused while FILE.vmwait-tmp/ exists.\n");
+		"Disk space: while it runs, the recording keeps its data in FILE.vmwait-tmp/\n"
+		"beside FILE, already compressed, and needs no more free space there than the\n"
+		"final size of FILE plus 9 ring-buffer pages (36 KB) per CPU plus 64 KB.\n"
+		"After a kill (SIGKILL, power loss) 'vmwait record --recover FILE' makes a\n"
+		"trace of what was read until then; a new recording to FILE is refused while\n"
+		"FILE.vmwait-tmp/ exists.\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
