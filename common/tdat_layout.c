@@ -106,65 +106,6 @@ uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
-int blob_set(struct blob *b, const void *data, size_t len)
-{
-	char *p = malloc(len ? len : 1);
-
-	if (!p) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if (len)
-		memcpy(p, data, len);
-	free(b->p);
-	b->p = p;
-	b->len = len;
-	return 0;
-}
-
-int str_set(char **dst, const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p) {
-		errno = ENOMEM;
-		return -1;
-	}
-	free(*dst);
-	*dst = p;
-	return 0;
-}
-
-/*
- * @clock is a clock's name ("local"), or the text of tracefs' trace_clock
- * file, where the selected clock is the one in brackets.
- */
-int apply_clock(struct tdat_writer *w, const char *clock)
-{
-	const char *lb, *rb;
-	char name[64], text[80];
-
-	lb = strchr(clock, '[');
-	if (lb) {
-		rb = strchr(lb, ']');
-		if (!rb || rb == lb + 1 || (size_t)(rb - lb) > sizeof(name)) {
-			errno = EINVAL;
-			return -1;
-		}
-		snprintf(name, sizeof(name), "%.*s", (int)(rb - lb - 1), lb + 1);
-	} else {
-		if (!*clock || strlen(clock) >= sizeof(name) || strpbrk(clock, " \t\n]")) {
-			errno = EINVAL;
-			return -1;
-		}
-		snprintf(name, sizeof(name), "%s", clock);
-		snprintf(text, sizeof(text), "[%s]", clock);
-	}
-	if (str_set(&w->clock, name))
-		return -1;
-	return str_set(&w->clock_text, lb ? clock : text);
-}
-
 /* ---- compression ---- */
 
 size_t comp_bound(const struct tdat_writer *w, size_t len)

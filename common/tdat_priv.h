@@ -1,8 +1,9 @@
 /*
  * Internals of the trace.dat writer, shared by its files:
- * tdat_write.c (API: creation, metadata, pages), tdat_layout.c (the bytes of
- * the header and the options), tdat_store.c (the work directory, its log and
- * the per-CPU files) and tdat_assemble.c (the final file, and recovery).
+ * tdat_write.c (creation, the head, pages), tdat_meta.c (metadata setters),
+ * tdat_layout.c (the bytes of the head and the tail), tdat_store.c (the work
+ * directory, its log and the per-CPU files), tdat_assemble.c (the final
+ * file) and tdat_recover.c (finishing a killed writer).
  */
 #ifndef VMWAIT_TDAT_PRIV_H
 #define VMWAIT_TDAT_PRIV_H
@@ -158,10 +159,15 @@ int decompress_block(enum tdat_compress c, const void *in, size_t len, void *out
 int build_head(struct tdat_writer *w, struct tbuf *tb);
 int build_tail(struct tdat_writer *w, struct tbuf *tb, struct tdat_asm *as);
 uint64_t tail_estimate(const struct tdat_writer *w);
+bool tdat_head_valid(const struct tdat_writer *w, const char *p, size_t len);
+
+/* tdat_meta.c */
 int blob_set(struct blob *b, const void *data, size_t len);
 int str_set(char **dst, const char *s);
 int apply_clock(struct tdat_writer *w, const char *clock);
-bool tdat_head_valid(const struct tdat_writer *w, const char *p, size_t len);
+int reserve_tail(struct tdat_writer *w, uint64_t extra);
+int apply_record(struct tdat_writer *w, uint32_t type, uint32_t arg, const char *data,
+		 size_t len);
 
 /* tdat_store.c */
 size_t pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
@@ -180,14 +186,16 @@ void store_remove(struct tdat_writer *w);
 
 /* tdat_write.c */
 struct tdat_writer *writer_reopen(const char *path);
-int apply_record(struct tdat_writer *w, uint32_t type, uint32_t arg, const char *data,
-		 size_t len);
 int writer_begin(struct tdat_writer *w);
 int flush_pend(struct tdat_writer *w, struct tdat_cpu *c);
 void writer_free(struct tdat_writer *w);
 
 /* tdat_assemble.c */
+bool compressed(const struct tdat_writer *w);
 int apply_progress(struct tdat_writer *w, uint32_t type, uint32_t arg, const char *data,
 		   size_t len);
+int assemble(struct tdat_writer *w, bool *full);
+int writer_finish(struct tdat_writer *w, int ret, bool full, bool keep);
+int writer_giveup(struct tdat_writer *w);
 
 #endif

@@ -105,8 +105,8 @@ int rec_recover(const char *output)
 	if (info.complete) {
 		vw_info("%s was complete; removed %s%s", output, output, TDAT_WORKDIR_SUFFIX);
 	} else if (info.resumed) {
+		/* the buffers were drained and the counters stored before the copy */
 		vw_info("recovered %s: finished writing it (the kill came at its end)", output);
-		recover_loss(output, &info);
 	} else {
 		for (unsigned int i = 0; i < info.ncpus; i++) {
 			pages += info.pages[i];
