@@ -21,6 +21,9 @@
 
 #include "tdat_priv.h"
 
+/* Durable writers sync and note the copy every this many steps (4 MB). */
+#define SYNC_STEPS	16
+
 bool compressed(const struct tdat_writer *w)
 {
 	return w->opts.compress != TDAT_COMP_NONE;
@@ -156,35 +159,52 @@ static int prepare(struct tdat_writer *w, bool *full)
 	w->tail.len = tb.len;
 	plan_layout(w);
 	w->assembling = true;
-	/* without the log (a disk full to the last byte) a kill now loses more */
-	log_assemble(w);
+	/* the data the layout names must be on disk before the layout */
+	if (w->durable && store_sync(w) < 0)
+		return -1;
+	/*
+	 * Without this record (a disk full to the last byte) no step is logged
+	 * either: recovery then finds the CPUs' files whole (blocks are only
+	 * freed for a step that does not fit otherwise).
+	 */
+	if (log_assemble(w) < 0 || (w->durable && fdatasync(w->mfd) < 0))
+		w->log_broken = true;
 	return 0;
 }
 
 /* ---- copying ---- */
 
-/* The length of the whole pages or chunks at the start of @buf[0..n). */
+/*
+ * The length of the whole pages or chunks at the start of @buf[0..n). A
+ * chunk header that cannot be ours also ends it (blocks freed by a copy
+ * that a kill interrupted read as zeros).
+ */
 static uint64_t whole_prefix(const struct tdat_writer *w, const char *buf, uint64_t n,
 			     uint32_t *chunks)
 {
-	uint64_t off = 0;
-	uint32_t z;
+	uint64_t off = 0, ps = w->opts.page_size;
+	uint32_t h[2];
 
 	*chunks = 0;
 	if (!compressed(w))
-		return n / w->opts.page_size * w->opts.page_size;
+		return n / ps * ps;
 	while (off + 8 <= n) {
-		memcpy(&z, buf + off, 4);
-		if (off + 8 + z > n)
+		memcpy(h, buf + off, 8);
+		if (!h[0] || h[0] > w->zcap || !h[1] || h[1] % ps || h[1] > PAGES_PER_CHUNK * ps ||
+		    off + 8 + h[0] > n)
 			break;
-		off += 8 + (uint64_t)z;
+		off += 8 + (uint64_t)h[0];
 		(*chunks)++;
 	}
 	return off;
 }
 
-/* Note a step as done, then free its blocks in the CPU's file. */
-static void step_done(struct tdat_writer *w, unsigned int cpu)
+/*
+ * Note the steps copied so far as done, then free their blocks in the CPU's
+ * file. Durable: the copied bytes, then the note, reach the disk first, so
+ * that not even a power loss leaves a freed block that is not in the output.
+ */
+static void steps_done(struct tdat_writer *w, unsigned int cpu)
 {
 	struct tdat_cpu *c = &w->cpu[cpu];
 	char rec[12];
@@ -192,8 +212,12 @@ static void step_done(struct tdat_writer *w, unsigned int cpu)
 
 	memcpy(rec, &c->copied, 8);
 	memcpy(rec + 8, &c->chunks_copied, 4);
+	if (w->durable && fdatasync(w->fd) < 0)
+		return;
 	if (log_put(w, LOG_COPIED, cpu, rec, sizeof(rec)) < 0)
 		return;	/* not logged: a resumed copy needs these bytes */
+	if (w->durable && fdatasync(w->mfd) < 0)
+		return;
 	upto = c->copied / FS_BLOCK * FS_BLOCK;
 	if (upto > c->punched)
 		release_blocks(c->fd, c->punched, upto - c->punched);
@@ -220,7 +244,7 @@ static int copy_cpu(struct tdat_writer *w, unsigned int cpu, char *buf, size_t c
 {
 	struct tdat_cpu *c = &w->cpu[cpu];
 	uint64_t hdr = compressed(w) ? 4 : 0;
-	uint64_t n, done;
+	uint64_t n, done, unsynced = 0;
 	uint32_t k;
 
 	if (*cut || !c->out_size) {
@@ -232,10 +256,8 @@ static int copy_cpu(struct tdat_writer *w, unsigned int cpu, char *buf, size_t c
 		if (pread_all(c->fd, buf, n, c->copied) < 0)
 			return -1;
 		n = whole_prefix(w, buf, n, &k);
-		if (!n) {
-			errno = EPROTO;	/* a chunk larger than any we write */
-			return -1;
-		}
+		if (!n)
+			break;	/* the rest is lost (see whole_prefix()) */
 		done = put_step(w, c, buf, n, c->out_off + hdr + c->copied);
 		if (done != n) {
 			if (!is_enospc(errno))
@@ -247,7 +269,11 @@ static int copy_cpu(struct tdat_writer *w, unsigned int cpu, char *buf, size_t c
 		}
 		c->copied += n;
 		c->chunks_copied += k;
-		step_done(w, cpu);
+		unsynced += n;
+		if (!w->durable || unsynced >= SYNC_STEPS * COPY_BLOCK || c->copied == c->fsize) {
+			steps_done(w, cpu);
+			unsynced = 0;
+		}
 	}
 	if (hdr && !c->chunks_copied) {
 		c->out_size = 0;	/* nothing fitted: the CPU stays empty */

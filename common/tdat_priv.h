@@ -118,6 +118,7 @@ struct tdat_writer {
 	int mfd;		/* its log, locked while the writer lives, or -1 */
 	uint64_t log_end;
 	uint64_t log_reserved;	/* bytes preallocated in the log */
+	bool log_broken;	/* a record is missing: log no more */
 	char *tmpdir;		/* tdat_set_tmpdir(): anonymous per-CPU files there */
 	uint64_t reserved;	/* bytes preallocated in the output */
 	struct tdat_cpu *cpu;

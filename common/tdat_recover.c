@@ -216,6 +216,8 @@ int tdat_recover(const char *path, struct tdat_recovery *info)
 	}
 	if (reopen_output(w) < 0)
 		return writer_giveup(w);
+	/* what the killed writer preallocated after the tail is given back at the end */
+	w->reserved = align_up(w->head.len + tail_estimate(w) + (1u << 20), FS_BLOCK);
 	info->resumed = w->assembling;
 	if (w->assembling) {
 		free(info->pages);

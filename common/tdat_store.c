@@ -146,6 +146,10 @@ int log_put(struct tdat_writer *w, uint32_t type, uint32_t arg, const void *data
 
 	if (w->mfd < 0)
 		return 0;	/* nothing to recover from: no log */
+	if (w->log_broken) {
+		errno = EIO;
+		return -1;
+	}
 	if (len > LOG_MAX) {
 		errno = EFBIG;
 		return -1;

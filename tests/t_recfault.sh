@@ -142,6 +142,27 @@ for mode in v7-zstd v6; do
 	check_eq "asm_$mode: work directory removed" "" "$(ls -d "$f$SUF" 2>/dev/null)"
 done
 
+# A step whose blocks were freed before its copy (a full disk) and then a
+# kill: zeros where chunks were. The CPU's data ends before them.
+# (3 CPUs of 1400 pages: 550 KB per CPU file; killed at 800 KB of output,
+# while CPU 1 is copied; CPU 2's file is whole, its blocks from chunk 100
+# on are freed.)
+f=$T/zero.dat
+(ulimit -c 0; ulimit -f 800; exec "$WTEST" write "$f" v7-zstd 3 1400) > /dev/null 2>&1
+check_eq "asm_zeros: killed while copying" "153 819200" "$? $(stat -c %s "$f")"
+off=0
+for n in $(seq 100); do
+	off=$((off + 8 + $(od -An -tu4 -j $off -N4 "$f$SUF/cpu2" | tr -d ' ')))
+done
+fallocate -p -o $off -l $(($(stat -c %s "$f$SUF/cpu2") - off)) "$f$SUF/cpu2"
+"$VMWAIT" record --recover "$f" > "$T/out" 2> "$T/err"
+check_eq "asm_zeros: recover rc" 0 $?
+check_eq "asm_zeros: readable" yes "$(readable "$f")"
+check_eq "asm_zeros: CPU 2 up to the zeros" \
+	"0 140000 0 139999 140000;1 140000 0 139999 140000;2 100000 0 99999 100000" "$(ticks)"
+check_eq "asm_zeros: CPU 2's data ends before them" "$((4 + off))" \
+	"$(trace-cmd dump --flyrecord -i "$f" 2>/dev/null | awk '$1 == 2 && /data offset/ { print $3 }')"
+
 # Killed before the head was written: nothing to recover, leftovers removed.
 f=$T/unborn.dat
 "$WTEST" kill "$f" v7-zstd 2 0 > /dev/null 2>&1
