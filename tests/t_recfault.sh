@@ -300,6 +300,21 @@ for fmt in "" "--file-version 6" "--compression none"; do
 	check_eq "$name: analyze rc" 0 $?
 done
 
+# A second recorder, or --recover, aimed at a live recording's output.
+f=$T/live.dat
+"$VMWAIT" record -o "$f" > "$T/out" 2> "$T/live.err" &
+p=$!
+wait_line "$T/live.err" '^vmwait: recording to'
+"$VMWAIT" record -q -d 1 -o "$f" > "$T/out" 2> "$T/err" &
+q=$!; wait $q
+check_eq "busy: second recorder refused" "1 vmwait: $f is being written by another 'vmwait record' ($f$SUF is in use)" "$? $(cat "$T/err")"
+check_eq "busy: second recorder left no instance" 0 "$(left_by $q)"
+"$VMWAIT" record --recover "$f" > "$T/out" 2> "$T/err"
+check_eq "busy: recover refused" "1 vmwait: $f is being written by a running 'vmwait record' ($f$SUF is in use)" "$? $(cat "$T/err")"
+kill -INT $p
+wait $p
+check_eq "busy: the live recording ends well" "0 yes" "$? $(readable "$f")"
+
 # Signals at random moments once vmwait has taken them over (during setup,
 # recording, the final drain; a second one sometimes): a readable file, and
 # neither instance nor work directory left.
