@@ -11,8 +11,8 @@ PKGS       := libtracefs libtraceevent libtracecmd
 
 # Fail early, with one clear line, when the build dependencies are missing.
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
-ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) && echo ok),ok)
-$(error missing build dependencies: run scripts/setup (apt-get install libtracefs-dev libtraceevent-dev libtracecmd-dev libzstd-dev zlib1g-dev pkg-config))
+ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) ncurses && echo ok),ok)
+$(error missing build dependencies: run scripts/setup (apt-get install libtracefs-dev libtraceevent-dev libtracecmd-dev libzstd-dev zlib1g-dev libncurses-dev pkg-config))
 endif
 endif
 
@@ -22,7 +22,8 @@ WFLAGS     := -Wall -Wextra -Werror
 CPPFLAGS   += -D_GNU_SOURCE -DVMWAIT_VERSION='"$(VERSION)"' -Icommon \
               $(shell $(PKG_CONFIG) --cflags $(PKGS))
 CFLAGS     += -std=gnu11 $(OPTFLAGS) $(WFLAGS)
-LDLIBS     += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lzstd -lz -lm -lpthread
+LDLIBS     += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lzstd -lz -lm -lpthread \
+              $(shell $(PKG_CONFIG) --libs ncurses)
 
 B          := build
 SRCS       := $(wildcard common/*.c recorder/*.c analyzer/*.c)

@@ -276,7 +276,7 @@ void analyzer_layout(struct analyzer *a, struct vw_result *r)
 			continue;
 		vm = res_vm(r, t->tgid >= 0 ? t->tgid : t->anchor);
 		if (!vm->name)
-			vm->name = xstrdup(vm->pid > 0 ? preemptor_comm(a, vm->pid) : "?");
+			vm_name(vm, a);		/* as the result will name it */
 		t->res->vcpu = t->vcpu_id;
 		snprintf(t->res->comm, sizeof(t->res->comm), "%s", t->comm);
 		vm->vcpus = xrealloc(vm->vcpus, (vm->nr_vcpus + 1) * sizeof(*vm->vcpus));

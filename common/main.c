@@ -13,6 +13,7 @@ static const struct {
 	{ "record",  cmd_record,  "record kvm, sched and irq events into a trace.dat" },
 	{ "analyze", cmd_analyze, "explain where each VM and vCPU spent its time" },
 	{ "events",  cmd_events,  "print the event set the analyzer uses" },
+	{ "top",     cmd_top,     "live wait analysis of every VM on this host, per interval" },
 };
 
 static void usage(FILE *f)
