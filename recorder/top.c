@@ -43,9 +43,11 @@ struct top {
 	uint64_t events, lost, losses;	/* at the last line */
 	uint64_t losses_now;
 	uint64_t cpu_last;
+	uint64_t pace_ts, pace_wall;	/* --speed: trace time at wall time */
 	int sfd;
 	const char *stop;		/* why it stops, or NULL */
 	bool said_none;
+	bool seen_vcpu;
 	bool failed;
 };
 
@@ -84,7 +86,8 @@ static void put_line(struct top *tp, struct top_line *l)
 	tp->k++;
 	for (int i = 0; tp->lv && i < l->nvms; i++)
 		live_describe(tp->lv, l->vms[i].pid);
-	if (!l->nvcpus && !tp->said_none && !l->final) {
+	tp->seen_vcpu |= l->nvcpus > 0;
+	if (!l->nvcpus && !tp->said_none && (!l->final || !tp->seen_vcpu)) {
 		vw_info("no vCPU in interval %zu: %s", l->index,
 			tp->o.pids.n || tp->o.vm ? "the VM selected ran no vCPU thread" :
 			tp->o.replay ? "no vCPU thread ran then in this trace" :
@@ -111,6 +114,8 @@ static void emit(struct top *tp)
 	put_line(tp, &l);
 }
 
+static void pace(struct top *tp, uint64_t ts);
+
 /*
  * Feed the records up to @limit. A line is taken when a record past its end
  * comes, or (@known: every record up to @limit is in) when @limit passed it.
@@ -121,6 +126,8 @@ static int feed(struct top *tp, uint64_t limit, bool known)
 	int r;
 
 	while ((r = tin_next_until(tp->t, &rec, limit)) > 0) {
+		if (tp->o.speed && (pace(tp, rec.ts), tp->stop))
+			return 0;
 		if (!tp->origin_set) {
 			tp->origin = rec.ts;
 			tp->origin_set = true;
@@ -140,6 +147,25 @@ static int feed(struct top *tp, uint64_t limit, bool known)
 	return 0;
 }
 
+/* A replay's -p or --vm matched no VM of the trace: say which there are. */
+static void selection_error(struct top *tp, const struct vw_result *res)
+{
+	struct sbuf sb = { 0 }, sel = { 0 };
+
+	for (int i = 0; i < res->nr_vms; i++)
+		sbuf_addf(&sb, "%s%s (%d)", i ? ", " : "", res->vms[i]->name ? res->vms[i]->name : "?",
+			  res->vms[i]->pid);
+	if (tp->o.vm)
+		sbuf_addf(&sel, "--vm %s", tp->o.vm);
+	for (size_t i = 0; i < tp->o.pids.n; i++)
+		sbuf_addf(&sel, "%s-p %d", i ? " " : "", tp->o.pids.v[i]);
+	vw_err("%s: no such VM in %s (%s%s)", sel.buf, tp->o.replay,
+	       res->nr_vms ? "its VMs: " : "it has no VM", sb.buf ? sb.buf : "");
+	sbuf_free(&sb);
+	sbuf_free(&sel);
+	tp->failed = true;
+}
+
 /* The last line: the analysis finished, as analyze finishes it. */
 static void finish(struct top *tp)
 {
@@ -153,6 +179,8 @@ static void finish(struct top *tp)
 	if (!tp->origin_set)
 		l.end_ns = 0;
 	put_line(tp, &l);
+	if (tp->o.replay && (tp->o.pids.n || tp->o.vm) && !tp->seen_vcpu)
+		selection_error(tp, &res);
 	res_free(&res);
 }
 
@@ -250,16 +278,38 @@ static int live_loop(struct top *tp)
 	return 0;
 }
 
-/* --speed: wait until the replay's time @ts is due (keys and signals meanwhile). */
-static void pace(struct top *tp, uint64_t ts, uint64_t t0, uint64_t wall0)
+/* --speed: the wall time at which trace time @ts is due. */
+static uint64_t due_at(const struct top *tp, uint64_t ts)
 {
-	uint64_t due = wall0 + (uint64_t)((double)(ts - t0) / tp->o.speed), now;
+	return tp->pace_wall + (uint64_t)((double)(ts - tp->pace_ts) / tp->o.speed);
+}
+
+/*
+ * --speed: wait until the record at trace time @ts is due (keys and signals
+ * meanwhile); the lines of the intervals ending before it come when due.
+ */
+static void pace(struct top *tp, uint64_t ts)
+{
 	struct pollfd pfd[2];
+	uint64_t now;
 
-	while (!tp->stop && (now = mono_ns()) < due) {
-		int n = poll_set(tp, pfd, 2, false);
+	if (!tp->pace_wall) {
+		tp->pace_ts = ts;
+		tp->pace_wall = mono_ns();
+	}
+	while (!tp->stop && (now = mono_ns()) < due_at(tp, ts)) {
+		uint64_t wake = due_at(tp, ts);
+		int n;
 
-		poll(pfd, n, (int)MIN((due - now) / NSEC_PER_MSEC + 1, 1000));
+		if (tp->origin_set && boundary(tp) < ts) {
+			if (due_at(tp, boundary(tp)) <= now) {
+				emit(tp);	/* every record up to it was fed */
+				continue;
+			}
+			wake = due_at(tp, boundary(tp));
+		}
+		n = poll_set(tp, pfd, 2, false);
+		poll(pfd, n, (int)MIN((wake - now) / NSEC_PER_MSEC + 1, 1000));
 		check_input(tp);
 	}
 }
@@ -281,9 +331,8 @@ static void wait_quit(struct top *tp, const char *why)
 /* Replay: the file's pages, in the order and with the limits a live reader has. */
 static int replay_loop(struct top *tp)
 {
-	uint64_t limit, t0 = 0, wall0 = mono_ns();
 	const void *page;
-	bool first = true;
+	uint64_t limit;
 	int cpu, r = 0;
 
 	while (!tp->stop && (r = tin_replay_page(tp->src, &cpu, &page, &limit)) > 0) {
@@ -291,11 +340,6 @@ static int replay_loop(struct top *tp)
 			vw_err("%s: %s", tp->o.replay, tin_error(tp->t));
 			return -1;
 		}
-		if (first)
-			t0 = limit;
-		first = false;
-		if (tp->o.speed && limit > t0)
-			pace(tp, limit, t0, wall0);
 		if (feed(tp, limit, true) < 0)
 			return -1;
 		check_input(tp);
@@ -439,7 +483,7 @@ int cmd_top(int argc, char **argv)
 		pidset_free(&tp.o.pids);
 		return ret < 0 ? 0 : ret;
 	}
-	ret = run(&tp) ? EXIT_RUNTIME : 0;
+	ret = run(&tp) || tp.failed ? EXIT_RUNTIME : 0;
 	screen_close(tp.scr);
 	if (live_close(tp.lv) < 0)
 		ret = EXIT_RUNTIME;
