@@ -49,13 +49,15 @@ int tin_symbols(const struct tin *t, const char *const *names, uint64_t *addrs, 
 	const char *p = (const char *)t->kallsyms.buf;
 	int n = 0;
 
-	/* lines: "<hex address> <type> <name>[\t[module]]" */
+	/*
+	 * lines: "<hex address> <type> <name>[\t[module]]"; an address is
+	 * parsed only for a name asked for (kallsyms has ~100k lines)
+	 */
 	while (p && *p && n < max) {
-		const char *nl = strchr(p, '\n'), *name;
-		char *end;
-		uint64_t addr = strtoull(p, &end, 16);
+		const char *nl = strchr(p, '\n'), *name, *end = p + strspn(p, " ");
 		size_t len;
 
+		end += strspn(end, "0123456789abcdefABCDEFxX");
 		name = end;
 		while (*name == ' ')
 			name++;
@@ -66,7 +68,7 @@ int tin_symbols(const struct tin *t, const char *const *names, uint64_t *addrs, 
 		len = strcspn(name, " \t\n");
 		for (int i = 0; names[i] && name > end; i++)
 			if (strlen(names[i]) == len && !strncmp(name, names[i], len))
-				addrs[n++] = addr;
+				addrs[n++] = strtoull(p, NULL, 16);
 		p = nl ? nl + 1 : NULL;
 	}
 	return n;
