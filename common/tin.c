@@ -44,32 +44,57 @@ void tin_progress(const struct tin *t, uint64_t *done, uint64_t *total)
 	*total = t->total_bytes;
 }
 
+/* A character of a kallsyms address ("ffffffff81000000", "0x...")? */
+static bool addr_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+	       c == 'x' || c == 'X';
+}
+
+/*
+ * The name of kallsyms line @p, "<hex address> <type> <name>[\t[module]]",
+ * and its length; NULL if the line has nothing after its address.
+ */
+static const char *ksym_name(const char *p, size_t *len)
+{
+	const char *end = p, *name;
+
+	while (*end == ' ')
+		end++;
+	while (addr_char(*end))
+		end++;
+	name = end;
+	while (*name == ' ')
+		name++;
+	if (*name && *name != '\n')
+		name++;			/* the symbol type */
+	while (*name == ' ')
+		name++;
+	*len = strcspn(name, " \t\n");
+	return name > end ? name : NULL;
+}
+
+/*
+ * Each name is searched for in the whole text (kallsyms has ~100k lines, the
+ * names are rare): its addresses in the order of @names, then of the lines.
+ */
 int tin_symbols(const struct tin *t, const char *const *names, uint64_t *addrs, int max)
 {
-	const char *p = (const char *)t->kallsyms.buf;
+	const char *buf = (const char *)t->kallsyms.buf;
 	int n = 0;
 
-	/*
-	 * lines: "<hex address> <type> <name>[\t[module]]"; an address is
-	 * parsed only for a name asked for (kallsyms has ~100k lines)
-	 */
-	while (p && *p && n < max) {
-		const char *nl = strchr(p, '\n'), *name, *end = p + strspn(p, " ");
-		size_t len;
+	for (int i = 0; buf && names[i] && n < max; i++) {
+		size_t want = strlen(names[i]), len;
 
-		end += strspn(end, "0123456789abcdefABCDEFxX");
-		name = end;
-		while (*name == ' ')
-			name++;
-		if (*name && *name != '\n')
-			name++;			/* the symbol type */
-		while (*name == ' ')
-			name++;
-		len = strcspn(name, " \t\n");
-		for (int i = 0; names[i] && name > end; i++)
-			if (strlen(names[i]) == len && !strncmp(name, names[i], len))
-				addrs[n++] = strtoull(p, NULL, 16);
-		p = nl ? nl + 1 : NULL;
+		for (const char *q = want ? strstr(buf, names[i]) : NULL; q && n < max;
+		     q = strstr(q + 1, names[i])) {
+			const char *line = q;
+
+			while (line > buf && line[-1] != '\n')
+				line--;
+			if (ksym_name(line, &len) == q && len == want)
+				addrs[n++] = strtoull(line, NULL, 16);
+		}
 	}
 	return n;
 }
