@@ -247,15 +247,16 @@ static void draw_header(struct top_screen *s, const bool *show)
 	const struct top_line *l = s->line;
 	double secs = (double)(l->end_ns - l->start_ns) / 1e9;
 	struct sbuf sb = { 0 };
-	char when[32] = "", cpu[16], ev[16];
+	char when[32] = "", cpu[16], ev[16], len[32];
 	time_t now = time(NULL);
 
 	if (!s->replay)
 		strftime(when, sizeof(when), "%H:%M:%S  ", localtime(&now));
 	snprintf(cpu, sizeof(cpu), "%.1f%%", secs > 0 ? l->cpu_ns / 1e7 / secs : 0);
-	sbuf_addf(&sb, "vmwait top  %sinterval %zu%s (%.2f s)  %d CPUs  %s  events %s/s  "
+	sbuf_addf(&sb, "vmwait top  %sinterval %zu%s (%s)  %d CPUs  %s  events %s/s  "
 		  "lost %llu  top %s CPU", when, l->index, l->final ? ", the last" : "",
-		  secs, l->cpus, l->tier, rate(ev, sizeof(ev), (int64_t)l->events, secs),
+		  short_ns(len, sizeof(len), (int64_t)(l->end_ns - l->start_ns)), l->cpus, l->tier,
+		  rate(ev, sizeof(ev), (int64_t)l->events, secs),
 		  (unsigned long long)l->lost_events, cpu);
 	put_line(0, A_BOLD, sb.buf);
 	sb.len = 0;
@@ -263,7 +264,14 @@ static void draw_header(struct top_screen *s, const bool *show)
 		  "n name  q quit", sort_names[s->sort], s->sort == SORT_REASON ? " " : "",
 		  s->sort == SORT_REASON ? vw_reason_names[s->reason] : "");
 	put_line(1, 0, sb.buf);
-	put_line(2, A_BOLD, s->status ? s->status : "");
+	sb.len = 0;
+	if (s->status)
+		sbuf_addf(&sb, "%s", s->status);
+	else if (l->losses)
+		sbuf_addf(&sb, "events were LOST in this interval (%llu counted): the buffers overflowed; "
+			  "that time of the vCPUs on those CPUs is unknown",
+			  (unsigned long long)l->lost_events);
+	put_line(2, A_BOLD | (s->status ? 0 : A_STANDOUT), sb.buf ? sb.buf : "");
 	sb.len = 0;
 	sbuf_addf(&sb, "%-26s", "VM / vCPU");
 	for (int st = 0; st < VS_NR; st++)

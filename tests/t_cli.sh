@@ -20,12 +20,12 @@ check_err() {
 check_rc "--version" 0 "$VMWAIT" --version
 check_eq "--version text" "vmwait 0.1.0" "$(cat "$T/out")"
 check_rc "--help" 0 "$VMWAIT" --help
-check_eq "--help lists the commands" "record analyze events" \
+check_eq "--help lists the commands" "record analyze events top" \
 	"$(awk '/^commands:/{f=1; next} f && !NF {f=0} f {printf "%s%s", s, $1; s=" "}' "$T/out")"
 check_rc "no command" 2 "$VMWAIT"
 check_eq "no command: usage on stderr" "usage: vmwait [--version] [--help] <command> [<args>]" \
 	"$(head -n 1 "$T/err")"
-check_err "unknown command" 2 "vmwait: unknown command 'frobnicate' (commands: record, analyze, events)" \
+check_err "unknown command" 2 "vmwait: unknown command 'frobnicate' (commands: record, analyze, events, top)" \
 	"$VMWAIT" frobnicate
 check_err "unknown top-level option" 2 "vmwait: unknown option '--bogus' (see 'vmwait --help')" \
 	"$VMWAIT" --bogus
@@ -33,7 +33,7 @@ check_rc "help analyze" 0 "$VMWAIT" help analyze
 check_eq "help analyze = analyze --help" "$("$VMWAIT" analyze --help)" "$(cat "$T/out")"
 
 # ---- one error style: "vmwait: <command>: <message>", one line, getopt silenced ----
-for cmd in record analyze events; do
+for cmd in record analyze events top; do
 	check_rc "$cmd --help" 0 "$VMWAIT" "$cmd" --help
 	check_eq "$cmd --help prints usage on stdout" "usage: vmwait $cmd" \
 		"$(head -n 1 "$T/out" | cut -d' ' -f1-3)"
@@ -329,7 +329,7 @@ longs < "$T/man.txt" > "$T/man.long"
 grep -oE -- '(^|[ [,])-[a-zA-Z]\b' "$T/man.txt" | grep -oE -- '-[a-zA-Z]' | sort -u > "$T/man.short"
 check_eq "the man page lists long options" "yes" "$(grep -q -x -- --explain "$T/man.long" && echo yes)"
 : > "$T/help.all"
-for cmd in "" record analyze events; do
+for cmd in "" record analyze events top; do
 	"$VMWAIT" $cmd --help > "$T/help"
 	cat "$T/help" >> "$T/help.all"
 	check_eq "man page has every long option of 'vmwait${cmd:+ $cmd} --help'" "" \
