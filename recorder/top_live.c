@@ -281,15 +281,15 @@ int live_start(struct top_live *lv, uint64_t *start_ns)
 /* Every page @cpu has, partial ones too, into @t and the output: how many, or -1. */
 static int drain_cpu(struct top_live *lv, struct tin *t, unsigned int cpu)
 {
-	for (int pages = 0;; pages++) {
+	int pages = 0;
+
+	for (;;) {
 		ssize_t n = read(lv->fd[cpu], lv->page, lv->page_size);
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return pages;
-		if (n < 0 && errno == EINTR) {
-			pages--;
-			continue;
-		}
 		if (n < 0) {
 			vw_err("cannot read the ring buffer of CPU %u: %s", cpu, strerror(errno));
 			return -1;
@@ -306,6 +306,7 @@ static int drain_cpu(struct top_live *lv, struct tin *t, unsigned int cpu)
 			vw_err("cannot write %s: %s", lv->o->output, strerror(errno));
 			return -1;
 		}
+		pages++;
 	}
 }
 

@@ -30,6 +30,7 @@ struct top_screen {
 	int reason;			/* SORT_REASON: which */
 	uint64_t drawn_ns;
 	const char *status;
+	SCREEN *term;
 	int saved_err;			/* the real stderr */
 	FILE *err;			/* stderr meanwhile */
 };
@@ -48,13 +49,20 @@ struct top_screen *screen_open(uint64_t interval_ns, bool replay)
 	s->interval_ns = interval_ns;
 	s->replay = replay;
 	s->saved_err = -1;
+	/* newterm(), not initscr(): that one exits on a terminal it does not know */
+	s->term = newterm(NULL, stdout, stdin);
+	if (!s->term) {
+		vw_warn("cannot draw on this terminal (TERM=%s): JSON lines instead",
+			getenv("TERM") ? getenv("TERM") : "");
+		free(s);
+		return NULL;
+	}
 	fflush(stderr);
 	s->err = tmpfile();
 	if (s->err) {
 		s->saved_err = dup(STDERR_FILENO);
 		dup2(fileno(s->err), STDERR_FILENO);
 	}
-	initscr();
 	cbreak();
 	noecho();
 	nodelay(stdscr, TRUE);
@@ -86,6 +94,7 @@ void screen_close(struct top_screen *s)
 	if (!s)
 		return;
 	endwin();
+	delscreen(s->term);
 	err_restore(s);
 	line_free(s->line);
 	free(s->line);
@@ -176,12 +185,10 @@ static double sort_value(const struct top_screen *s, const struct top_delta *d)
 	}
 }
 
-static const struct top_screen *sorting;
-
-static int cmp_rows(const void *x, const void *y)
+static int cmp_rows(const void *x, const void *y, void *screen)
 {
 	const struct row *a = x, *b = y;
-	double va = sort_value(sorting, a->d), vb = sort_value(sorting, b->d);
+	double va = sort_value(screen, a->d), vb = sort_value(screen, b->d);
 
 	if (va != vb)
 		return va > vb ? -1 : 1;
@@ -198,9 +205,8 @@ static struct row *rows_of(struct top_screen *s, int *n)
 	rows = xcalloc(l->nvms + l->nvcpus, sizeof(*rows));
 	for (int i = 0; i < l->nvms; i++)
 		vms[i] = (struct row){ &l->vms[i], NULL, &l->vms[i].tot };
-	sorting = s;
 	if (s->sort != SORT_NAME)
-		qsort(vms, l->nvms, sizeof(*vms), cmp_rows);
+		qsort_r(vms, l->nvms, sizeof(*vms), cmp_rows, s);
 	for (int i = 0; i < l->nvms; i++) {
 		const struct top_vm *vm = vms[i].vm;
 		int first = ++k;
@@ -209,7 +215,7 @@ static struct row *rows_of(struct top_screen *s, int *n)
 		for (int j = 0; j < vm->nvcpus; j++)
 			rows[k++] = (struct row){ vm, &vm->vcpus[j], &vm->vcpus[j].d };
 		if (s->sort != SORT_NAME)
-			qsort(rows + first, vm->nvcpus, sizeof(*rows), cmp_rows);
+			qsort_r(rows + first, vm->nvcpus, sizeof(*rows), cmp_rows, s);
 	}
 	free(vms);
 	*n = k;
@@ -234,7 +240,7 @@ static const char *const state_heads[VS_NR] = { "guest", "l2", "hyperv", "vmm", 
 						"unkn", "run" };
 static const char *const reason_heads[WR_NR] = { "timer", "ipi", "disk", "net", "dev", "unkn" };
 
-static void put_line(int y, int attr, const char *text)
+static void text_at(int y, int attr, const char *text)
 {
 	attron(attr);
 	mvaddnstr(y, 0, text, COLS);
@@ -258,12 +264,12 @@ static void draw_header(struct top_screen *s, const bool *show)
 		  short_ns(len, sizeof(len), (int64_t)(l->end_ns - l->start_ns)), l->cpus, l->tier,
 		  rate(ev, sizeof(ev), (int64_t)l->events, secs),
 		  (unsigned long long)l->lost_events, cpu);
-	put_line(0, A_BOLD, sb.buf);
+	text_at(0, A_BOLD, sb.buf);
 	sb.len = 0;
 	sbuf_addf(&sb, "sort: %s%s%s   keys: i idle  p preempted  e exits  w waits  r reason  "
 		  "n name  q quit", sort_names[s->sort], s->sort == SORT_REASON ? " " : "",
 		  s->sort == SORT_REASON ? vw_reason_names[s->reason] : "");
-	put_line(1, 0, sb.buf);
+	text_at(1, 0, sb.buf);
 	sb.len = 0;
 	if (s->status)
 		sbuf_addf(&sb, "%s", s->status);
@@ -271,7 +277,7 @@ static void draw_header(struct top_screen *s, const bool *show)
 		sbuf_addf(&sb, "events were LOST in this interval (%llu counted): the buffers overflowed; "
 			  "that time of the vCPUs on those CPUs is unknown",
 			  (unsigned long long)l->lost_events);
-	put_line(2, A_BOLD | (s->status ? 0 : A_STANDOUT), sb.buf ? sb.buf : "");
+	text_at(2, A_BOLD | (s->status ? 0 : A_STANDOUT), sb.buf ? sb.buf : "");
 	sb.len = 0;
 	sbuf_addf(&sb, "%-26s", "VM / vCPU");
 	for (int st = 0; st < VS_NR; st++)
@@ -282,7 +288,7 @@ static void draw_header(struct top_screen *s, const bool *show)
 		sbuf_addf(&sb, "%7s", reason_heads[r]);
 	sbuf_addf(&sb, " %8s %8s  %s", s->sort == SORT_REASON ? reason_heads[s->reason] : "mean",
 		  "exits/s", "preempted by");
-	put_line(3, A_REVERSE, sb.buf);
+	text_at(3, A_REVERSE, sb.buf);
 	sbuf_free(&sb);
 }
 
@@ -318,7 +324,7 @@ static void draw_row(struct top_screen *s, int y, const struct row *r, const boo
 	if (d->npre)
 		sbuf_addf(&sb, "  %s %.1f%%", d->pre[0].comm,
 			  secs > 0 ? (double)d->pre[0].ns / 1e7 / secs : 0);
-	put_line(y, r->v ? 0 : A_BOLD, sb.buf);
+	text_at(y, r->v ? 0 : A_BOLD, sb.buf);
 	sbuf_free(&sb);
 }
 
@@ -330,8 +336,8 @@ static void draw(struct top_screen *s)
 
 	erase();
 	if (!s->line) {
-		put_line(0, A_BOLD, "vmwait top: waiting for the first interval");
-		put_line(2, A_BOLD, s->status ? s->status : "");
+		text_at(0, A_BOLD, "vmwait top: waiting for the first interval");
+		text_at(2, A_BOLD, s->status ? s->status : "");
 		refresh();
 		return;
 	}
@@ -339,7 +345,7 @@ static void draw(struct top_screen *s)
 	draw_header(s, show);
 	rows = rows_of(s, &n);
 	if (!n)
-		put_line(y, 0, s->replay ? "no vCPU in this interval" :
+		text_at(y, 0, s->replay ? "no vCPU in this interval" :
 			 "no vCPU in this interval: no VM is running (or none of its vCPUs ran)");
 	for (int i = 0; i < n && y < LINES; i++)
 		draw_row(s, y++, &rows[i], show);

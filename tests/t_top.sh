@@ -218,6 +218,12 @@ else
 	else
 		nok "screen: draws" "$(head -n 5 "$T/pane" | tr '\n' '|') $(cat "$T/scr.err")"
 	fi
+	# a terminal curses does not know: JSON lines instead, said so
+	pane_start env TERM=nosuchterm "$VMWAIT" top --replay "$TOP/tests/data/demo.dat" -i 7ms
+	exit_wait
+	check_eq "screen: an unknown terminal, JSON lines instead" \
+		"0 vmwait: top: warning: cannot draw on this terminal (TERM=nosuchterm): JSON lines instead" \
+		"$(cat "$T/scr.rc") $(grep warning "$T/scr.err")"
 fi
 
 # ---- live ----
