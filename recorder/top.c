@@ -126,8 +126,10 @@ static int feed(struct top *tp, uint64_t limit, bool known)
 	int r;
 
 	while ((r = tin_next_until(tp->t, &rec, limit)) > 0) {
-		if (tp->o.speed && (pace(tp, rec.ts), tp->stop))
-			return 0;
+		if (tp->o.speed)
+			pace(tp, rec.ts);
+		if (tp->stop && tp->o.speed)
+			return 0;	/* quit while it waited */
 		if (!tp->origin_set) {
 			tp->origin = rec.ts;
 			tp->origin_set = true;
