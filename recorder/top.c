@@ -87,7 +87,9 @@ static void put_line(struct top *tp, struct top_line *l)
 	for (int i = 0; tp->lv && i < l->nvms; i++)
 		live_describe(tp->lv, l->vms[i].pid);
 	tp->seen_vcpu |= l->nvcpus > 0;
-	if (!l->nvcpus && !tp->said_none && (!l->final || !tp->seen_vcpu)) {
+	/* (a replay's selection that matches nothing is an error at the end) */
+	if (!l->nvcpus && !tp->said_none && (!l->final || !tp->seen_vcpu) &&
+	    !(tp->o.replay && (tp->o.pids.n || tp->o.vm))) {
 		vw_info("no vCPU in interval %zu: %s", l->index,
 			tp->o.pids.n || tp->o.vm ? "the VM selected ran no vCPU thread" :
 			tp->o.replay ? "no vCPU thread ran then in this trace" :
@@ -496,6 +498,7 @@ int cmd_top(int argc, char **argv)
 	if (tp.sfd >= 0)
 		close(tp.sfd);
 	pidset_free(&tp.o.pids);
-	report_cpu(mono_ns() - wall0);
+	if (!ret)
+		report_cpu(mono_ns() - wall0);	/* an error is one line */
 	return ret;
 }
