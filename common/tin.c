@@ -391,6 +391,16 @@ void tin_live_end(struct tin *t)
 		t->st[i].done = true;
 }
 
+/* @len bytes (NULs too: a replayed file's text may hold some) and a NUL after. */
+static uint8_t *bytes_dup(const char *p, size_t len)
+{
+	uint8_t *b = xmalloc(len + 1);
+
+	memcpy(b, p, len);
+	b[len] = '\0';
+	return b;
+}
+
 /* The metadata of a live trace, as if read from a file. */
 static void live_meta(struct tin *t, const struct tin_live_meta *lm)
 {
@@ -411,12 +421,12 @@ static void live_meta(struct tin *t, const struct tin_live_meta *lm)
 	b->secs = xcalloc(lm->ncpus ? lm->ncpus : 1, sizeof(*b->secs));
 	for (int i = 0; i < lm->ncpus; i++)
 		b->secs[i].cpu = (uint32_t)i;
-	t->header_page.buf = (uint8_t *)strndup(lm->header_page, lm->header_page_len);
+	t->header_page.buf = bytes_dup(lm->header_page, lm->header_page_len);
 	t->header_page.len = lm->header_page_len;
 	t->fmts = xcalloc(lm->nformats ? lm->nformats : 1, sizeof(*t->fmts));
 	for (int i = 0; i < lm->nformats; i++) {
 		t->fmts[i].system = xstrdup(lm->formats[i].system);
-		t->fmts[i].b.buf = (uint8_t *)strndup(lm->formats[i].text, lm->formats[i].len);
+		t->fmts[i].b.buf = bytes_dup(lm->formats[i].text, lm->formats[i].len);
 		t->fmts[i].b.len = lm->formats[i].len;
 	}
 	t->nfmts = lm->nformats;

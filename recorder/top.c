@@ -25,6 +25,8 @@
 
 /* How often the buffers are read between interval ends. */
 #define DRAIN_MS	250
+/* A replay puts a stretch of more intervals than this without a record in one line. */
+#define MAX_EMPTY	100000
 
 struct top {
 	struct top_opts o;
@@ -38,7 +40,9 @@ struct top {
 	char tier[16];
 	uint64_t origin;		/* the intervals' start */
 	bool origin_set;
-	size_t k;			/* the next line */
+	size_t k;			/* the interval the next line ends */
+	size_t nlines;			/* lines so far */
+	uint64_t line_start;		/* where the next line starts */
 	uint64_t stop_at;		/* lines end before this */
 	uint64_t events, lost, losses;	/* at the last line */
 	uint64_t losses_now;
@@ -60,18 +64,27 @@ static uint64_t cpu_ns(void)
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * NSEC_PER_USEC;
 }
 
+/* Where the interval of the next line ends (saturated: a corrupt trace's times). */
 static uint64_t boundary(const struct top *tp)
 {
-	return tp->origin + (tp->k + 1) * tp->o.interval_ns;
+	uint64_t len = tp->o.interval_ns;
+
+	if (tp->k + 1 > (UINT64_MAX - tp->origin) / len)
+		return UINT64_MAX;
+	return tp->origin + (tp->k + 1) * len;
 }
+
+static void check_input(struct top *tp);
+static void pace(struct top *tp, uint64_t ts);
 
 /* Print (or show) @l and free it; a closed output stops top. */
 static void put_line(struct top *tp, struct top_line *l)
 {
 	uint64_t now = cpu_ns();
 
-	l->index = tp->k;
-	l->start_ns = tp->origin + tp->k * tp->o.interval_ns;
+	l->index = tp->nlines++;
+	l->start_ns = tp->line_start;
+	tp->line_start = l->end_ns;
 	l->events = tp->a->events - tp->events;
 	l->lost_events = tp->a->lost_events - tp->lost;
 	l->losses = tp->losses_now - tp->losses;
@@ -83,7 +96,6 @@ static void put_line(struct top *tp, struct top_line *l)
 	tp->lost = tp->a->lost_events;
 	tp->losses = tp->losses_now;
 	tp->cpu_last = now;
-	tp->k++;
 	for (int i = 0; tp->lv && i < l->nvms; i++)
 		live_describe(tp->lv, l->vms[i].pid);
 	tp->seen_vcpu |= l->nvcpus > 0;
@@ -106,17 +118,43 @@ static void put_line(struct top *tp, struct top_line *l)
 		tp->stop = tp->stop ? tp->stop : "output closed";
 }
 
+/* The line of the interval ending now (at boundary()). */
 static void emit(struct top *tp)
 {
 	struct top_line l;
 	uint64_t end = boundary(tp);
 
+	if (!tp->nlines)
+		tp->line_start = tp->origin;
 	lanes_line(tp->lanes, tp->a, end, &tp->filter, &l);
 	l.end_ns = end;
+	tp->k++;
 	put_line(tp, &l);
+	if (!(tp->nlines % 256))
+		check_input(tp);	/* a replay makes lines fast */
 }
 
-static void pace(struct top *tp, uint64_t ts);
+/*
+ * The lines of the intervals ending before @ts (@incl: or at it). In a
+ * replay, more than MAX_EMPTY of them (a long pause, a corrupt timestamp)
+ * make one line.
+ */
+static void emit_upto(struct top *tp, uint64_t ts, bool incl)
+{
+	uint64_t n;
+
+	if (!tp->origin_set || ts <= tp->origin)
+		return;
+	/* the intervals j < n end before (at) @ts */
+	n = (ts - tp->origin - (incl ? 0 : 1)) / tp->o.interval_ns;
+	if (tp->o.replay && n > tp->k + MAX_EMPTY) {
+		tp->k = n - 1;
+		emit(tp);
+		return;
+	}
+	while (tp->k < n && boundary(tp) < tp->stop_at && !(tp->stop && tp->o.replay))
+		emit(tp);
+}
 
 /*
  * Feed the records up to @limit. A line is taken when a record past its end
@@ -136,8 +174,9 @@ static int feed(struct top *tp, uint64_t limit, bool known)
 			tp->origin = rec.ts;
 			tp->origin_set = true;
 		}
-		while (rec.ts > boundary(tp) && boundary(tp) < tp->stop_at)
-			emit(tp);
+		emit_upto(tp, rec.ts, false);
+		if (tp->stop && tp->o.replay)
+			return 0;	/* quit: a replay does not finish */
 		if (rec.missed)
 			tp->losses_now++;
 		session_feed(tp->a, &rec);
@@ -146,8 +185,8 @@ static int feed(struct top *tp, uint64_t limit, bool known)
 		vw_err("%s", tin_error(tp->t));
 		return -1;
 	}
-	while (known && tp->origin_set && boundary(tp) <= limit && boundary(tp) < tp->stop_at)
-		emit(tp);
+	if (known)
+		emit_upto(tp, limit, true);
 	return 0;
 }
 
@@ -179,7 +218,9 @@ static void finish(struct top *tp)
 	session_end(tp->a, &res);
 	res_finish(&res);
 	lanes_final(tp->lanes, tp->a, &res, &tp->filter, &l);
-	l.end_ns = MAX(res.end_ns, tp->origin + tp->k * tp->o.interval_ns);
+	if (!tp->nlines)
+		tp->line_start = tp->origin;
+	l.end_ns = MAX(res.end_ns, tp->line_start);
 	if (!tp->origin_set)
 		l.end_ns = 0;
 	put_line(tp, &l);

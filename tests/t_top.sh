@@ -20,7 +20,8 @@ trap 'for p in $BG; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
       command -v tmux > /dev/null && tmux -L "$TMUXS" kill-server 2>/dev/null
       cleanup_instances; rm -rf "$T"' EXIT
 
-# entry NAME TRACE NS: replay TRACE (intervals of NS), analyze it, list the pair for sums.py.
+# entry NAME TRACE NS [LEN]: replay TRACE (intervals of NS), analyze it, list the pair for
+# sums.py (which checks that lines last NS but the last, or LEN; 0: not checked).
 entry() {
 	local base=$T/e$(wc -l < "$T/list")
 	if ! "$VMWAIT" top --replay "$2" -i "${3}ns" > "$base.jsonl" 2> "$base.err"; then
@@ -28,7 +29,7 @@ entry() {
 		return
 	fi
 	"$VMWAIT" analyze --json "$2" > "$base.json" 2> /dev/null
-	printf '%s\t%s\t%s\t%s\n' "$1" "$base.jsonl" "$base.json" "$3" >> "$T/list"
+	printf '%s\t%s\t%s\t%s\n' "$1" "$base.jsonl" "$base.json" "${4:-$3}" >> "$T/list"
 }
 
 # ---- replay equals analysis ----
@@ -49,6 +50,23 @@ for seed in 3 4; do
 	"$SYNTH" --random "$seed" --events 100000 -o "$T/r$seed.dat" 2> /dev/null &&
 		entry "replay random $seed, 10ms" "$T/r$seed.dat" 10000000
 done
+# a page whose time is 10^6 s late (corrupt): one line for the gap, not 10^10
+"$SYNTH" -V 6 -z none -o "$T/v6.dat" "$SCN/basic-vmx.scn" 2> /dev/null
+python3 - "$T/v6.dat" "$T/late.dat" <<-'EOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+i = b.index(b'flyrecord\0') + 10
+off, = struct.unpack_from('<Q', b, i + 16)      # CPU 1's data: its first page's time
+struct.pack_into('<Q', b, off, struct.unpack_from('<Q', b, off)[0] + 10**15)
+open(sys.argv[2], 'wb').write(b)
+EOF
+entry "replay: a page 10^6 s late" "$T/late.dat" 100000 0
+check_eq "replay: a page 10^6 s late makes one long line" "999999997700000" \
+	"$(python3 -c "
+import json, sys
+print(' '.join(str(j['end_ns'] - j['start_ns']) for j in map(json.loads, open(sys.argv[1]))
+               if j['end_ns'] - j['start_ns'] > 100000 and not j['final']))" \
+	"$(tail -n 1 "$T/list" | cut -f2)")"
 python3 "$SUMS" "$T/list"
 rm -f "$T"/e*.json "$T"/e*.jsonl
 
