@@ -451,6 +451,7 @@ static int live_begin(struct top *tp)
 	tp->lv = live_open(&tp->o);
 	if (!tp->lv || analysis_open(tp, live_meta(tp->lv)) < 0)
 		return -1;
+	live_meta_release(tp->lv);
 	if (!tp->o.pids.n) {
 		proc_find_kvm(&vms);
 		if (!vms.n)

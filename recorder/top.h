@@ -134,6 +134,7 @@ void screen_close(struct top_screen *s);
 struct top_live;
 struct top_live *live_open(const struct top_opts *o);
 const struct tin_live_meta *live_meta(const struct top_live *lv);
+void live_meta_release(struct top_live *lv);
 /* Tracing on; *@start_ns: a time before the first event (CLOCK_MONOTONIC). */
 int live_start(struct top_live *lv, uint64_t *start_ns);
 /*

@@ -241,6 +241,22 @@ const struct tin_live_meta *live_meta(const struct top_live *lv)
 	return &lv->meta;
 }
 
+/* The reader has its copy: the texts (kallsyms is megabytes) can go. */
+void live_meta_release(struct top_live *lv)
+{
+	for (int i = 0; i < lv->nfmt; i++)
+		sbuf_free(&lv->fmt_text[i]);
+	free(lv->fmt_text);
+	free(lv->meta.formats);
+	lv->fmt_text = NULL;
+	lv->meta.formats = NULL;
+	lv->nfmt = 0;
+	sbuf_free(&lv->header_page);
+	sbuf_free(&lv->kallsyms);
+	sbuf_free(&lv->cmdlines);
+	memset(&lv->meta, 0, sizeof(lv->meta));
+}
+
 /* Markers naming each VM's threads and command line (-p: those VMs). */
 static void describe_vms(struct top_live *lv)
 {
@@ -401,13 +417,7 @@ int live_close(struct top_live *lv)
 	if (lv->inst)
 		rec_instance_remove(lv->inst);
 	rec_events_free(&lv->evs);
-	for (int i = 0; i < lv->nfmt; i++)
-		sbuf_free(&lv->fmt_text[i]);
-	free(lv->fmt_text);
-	free(lv->meta.formats);
-	sbuf_free(&lv->header_page);
-	sbuf_free(&lv->kallsyms);
-	sbuf_free(&lv->cmdlines);
+	live_meta_release(lv);
 	free(lv->fd);
 	free(lv->page);
 	free(lv);
