@@ -270,14 +270,18 @@ static void draw_header(struct top_screen *s, const bool *show)
 		  "n name  q quit", sort_names[s->sort], s->sort == SORT_REASON ? " " : "",
 		  s->sort == SORT_REASON ? vw_reason_names[s->reason] : "");
 	text_at(1, 0, sb.buf);
-	sb.len = 0;
-	if (s->status)
-		sbuf_addf(&sb, "%s", s->status);
-	else if (l->losses)
-		sbuf_addf(&sb, "events were LOST in this interval (%llu counted): the buffers overflowed; "
-			  "that time of the vCPUs on those CPUs is unknown",
-			  (unsigned long long)l->lost_events);
-	text_at(2, A_BOLD | (s->status ? 0 : A_STANDOUT), sb.buf ? sb.buf : "");
+	if (s->status) {
+		text_at(2, A_BOLD, s->status);
+	} else if (l->losses) {
+		char warn[160];
+
+		snprintf(warn, sizeof(warn), "events were LOST in this interval (%llu counted): the "
+			 "buffers overflowed; that time of the vCPUs on those CPUs is unknown",
+			 (unsigned long long)l->lost_events);
+		text_at(2, A_BOLD | A_STANDOUT, warn);
+	} else {
+		text_at(2, 0, "");
+	}
 	sb.len = 0;
 	sbuf_addf(&sb, "%-26s", "VM / vCPU");
 	for (int st = 0; st < VS_NR; st++)
