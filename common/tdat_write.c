@@ -136,6 +136,8 @@ struct tdat_writer {
 	char *clock;		/* the selected clock's name */
 	struct blob *guests;	/* encoded GUEST options */
 	unsigned int nr_guests;
+	struct raw_opt { uint16_t id; struct blob b; } *raw;	/* tdat_add_option() */
+	unsigned int nr_raw;
 };
 
 /* State of tdat_close() while it writes the file. */
@@ -382,6 +384,8 @@ static uint64_t meta_estimate(const struct tdat_writer *w)
 		n += w->events[i].fmt.len + strlen(w->events[i].system) + 16;
 	for (unsigned int i = 0; i < w->nr_guests; i++)
 		n += w->guests[i].len + 8;
+	for (unsigned int i = 0; i < w->nr_raw; i++)
+		n += w->raw[i].b.len + 8;
 	for (unsigned int i = 0; i < w->opts.ncpus; i++)
 		n += 32 + (w->cpu[i].stats ? strlen(w->cpu[i].stats) + 16 : 0);
 	return n;
@@ -597,6 +601,32 @@ int tdat_add_guest(struct tdat_writer *w, const char *name, uint64_t trace_id,
 	return reserve_meta(w);
 }
 
+int tdat_add_option(struct tdat_writer *w, uint16_t id, const void *data, size_t len)
+{
+	struct raw_opt *r;
+	char *p;
+
+	if (!w || !id || id == OPT_BUFFER || id == OPT_CPUCOUNT || id >= OPT_STRINGS ||
+	    len > UINT32_MAX / 2 || (len && !data)) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = malloc(len ? len : 1);
+	r = p ? realloc(w->raw, (w->nr_raw + 1) * sizeof(*r)) : NULL;
+	if (!r) {
+		free(p);
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(p, data, len);
+	w->raw = r;
+	r[w->nr_raw].id = id;
+	r[w->nr_raw].b.p = p;
+	r[w->nr_raw].b.len = len;
+	w->nr_raw++;
+	return reserve_meta(w);
+}
+
 int tdat_set_tmpdir(struct tdat_writer *w, const char *dir)
 {
 	struct stat st;
@@ -732,6 +762,9 @@ static void writer_free(struct tdat_writer *w)
 	}
 	for (unsigned int i = 0; i < w->nr_guests; i++)
 		free(w->guests[i].p);
+	for (unsigned int i = 0; i < w->nr_raw; i++)
+		free(w->raw[i].b.p);
+	free(w->raw);
 	if (w->fd >= 0)
 		close(w->fd);
 	free(w->ftrace);
@@ -853,6 +886,8 @@ static void put_common_options(struct tbuf *tb, const struct tdat_writer *w,
 			put_option_str(tb, OPT_CPUSTAT, w->cpu[i].stats);
 	for (unsigned int i = 0; i < w->nr_guests; i++)
 		put_option(tb, OPT_GUEST, w->guests[i].p, (uint32_t)w->guests[i].len);
+	for (unsigned int i = 0; i < w->nr_raw; i++)
+		put_option(tb, w->raw[i].id, w->raw[i].b.p, (uint32_t)w->raw[i].b.len);
 }
 
 /* The uname option: as set, else this machine's, as trace-cmd words it. */
