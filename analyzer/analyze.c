@@ -8,6 +8,7 @@
 
 #include "analyzer.h"
 #include "cli.h"
+#include "guest.h"
 #include "interval.h"
 #include "pictures.h"
 #include "pipe.h"
@@ -79,7 +80,7 @@ static void intervals_into(struct interval *iv, struct vw_result *res, uint64_t 
  * events of those threads, annotated (--explain), to @ex_out.
  */
 static int run(const struct analyze_opts *o, struct vw_result *res,
-	       const int *ex_tids, int ex_ntids, FILE *ex_out)
+	       const int *ex_tids, int ex_ntids, FILE *ex_out, struct guests *gs)
 {
 	/* --explain renders lines as trace-cmd report does: with its plugins */
 	struct tin_opts to = { .buffer = o->buffer, .plugins = ex_out != NULL,
@@ -112,12 +113,23 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 		iv = interval_new(a, o->interval);
 		a->sinks[a->nsinks++] = interval_sink(iv);
 	}
+	/* the guest join: waits collected in the pass; --explain: guest lines among ours */
+	if (gs && !ex_out)
+		a->sinks[a->nsinks++] = &gs->sink;
+	if (gs && ex_out && guests_explain_begin(gs, a)) {
+		ret = -1;
+		goto out;
+	}
 	ret = getenv("VMWAIT_THREADS") && !ex_out ? pipe_run(t, a) : -2;
 	if (ret == -2)
 		while ((ret = tin_next(t, &rec)) > 0) {
+			if (gs && ex_out)
+				guests_explain_until(gs, rec.ts);
 			session_feed(a, &rec);
 			progress_tick(&pic.progress, t, a->events);
 		}
+	if (gs && ex_out)
+		guests_explain_end(gs, a->last_ts);
 	progress_done(&pic.progress);
 	if (ret < 0)
 		vw_warn("%s; reading stopped there, the result is partial", tin_error(t));
@@ -130,8 +142,14 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	res_finish(res);
 	if (iv)
 		intervals_into(iv, res, o->interval);
+	if (gs && !ex_out && guests_join(gs, res, tin_meta(t), o)) {
+		pictures_close(&pic, NULL);	/* no picture of a refused analysis */
+		ret = -1;
+		goto out;
+	}
 	apply_filters(res, o);
 	ret = pictures_close(&pic, res);
+out:
 	interval_free(iv);
 	session_free(a);
 	tin_close(t);
@@ -139,7 +157,8 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 }
 
 /* --explain: a first pass finds the chosen vCPUs, a second prints their events. */
-static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE *out)
+static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE *out,
+		       struct guests *gs)
 {
 	struct vw_result again = { 0 };
 	int *tids = NULL, n = 0, ret;
@@ -155,7 +174,7 @@ static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE
 		free(tids);
 		return EXIT_RUNTIME;
 	}
-	ret = run(o, &again, tids, n, out) ? EXIT_RUNTIME : 0;
+	ret = run(o, &again, tids, n, out, gs) ? EXIT_RUNTIME : 0;
 	res_free(&again);
 	free(tids);
 	return ret;
@@ -287,9 +306,25 @@ static int result_check(struct vw_result *res, const struct analyze_opts *o)
 	return 0;
 }
 
+/* --guest: each file checked as the host's is, and read (before the host pass). */
+static int guests_prepare(const struct analyze_opts *o, struct guests **gs)
+{
+	for (int i = 0; i < o->nguests; i++) {
+		if (!strcmp(o->guests[i].path, "-")) {
+			vw_err("--guest -: a guest trace must be a file");
+			return -1;
+		}
+		if (check_input_as(o->guests[i].path, o->guests[i].path))
+			return -1;
+	}
+	*gs = o->nguests ? guests_open(o->guests, o->nguests) : NULL;
+	return o->nguests && !*gs ? -1 : 0;
+}
+
 int cmd_analyze(int argc, char **argv)
 {
 	struct analyze_opts o = { 0 };
+	struct guests *gs = NULL;
 	struct vw_result res = { 0 };
 	struct out_file of = { .fd = -1 };
 	FILE *out;
@@ -302,6 +337,8 @@ int cmd_analyze(int argc, char **argv)
 	ret = EXIT_RUNTIME;
 	if (input_check(&o))
 		goto out_opts;
+	if (guests_prepare(&o, &gs))
+		goto out_opts;
 	ret = out_prepare(&o, &of);
 	if (ret)
 		goto out;
@@ -312,7 +349,7 @@ int cmd_analyze(int argc, char **argv)
 	if (ret)
 		goto out;
 	ret = EXIT_RUNTIME;
-	if (run(&o, &res, NULL, 0, NULL))
+	if (run(&o, &res, NULL, 0, NULL, gs))
 		goto out;
 	ret = result_check(&res, &o);
 	if (ret)
@@ -322,7 +359,7 @@ int cmd_analyze(int argc, char **argv)
 	if (!out)
 		goto out;
 	if (o.explain) {
-		ret = explain_run(&o, &res, out);
+		ret = explain_run(&o, &res, out, gs);
 	} else {
 		if (o.format == OUT_JSON)
 			res_write_json(&res, out);
@@ -338,6 +375,7 @@ out:
 	ret = ret ? ret : wret;
 	res_free(&res);
 out_opts:
+	guests_free(gs);
 	analyze_opts_free(&o);
 	return ret < 0 ? 0 : ret;
 }

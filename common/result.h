@@ -217,7 +217,7 @@ struct vw_guest {
 
 /* The task (@pid, @comm) of @g, added on first use; pid -1 is "<unknown>". */
 int res_guest_task(struct vw_guest *g, int pid, const char *comm);
-/* A wait of @ns of reason @r that task @ti (index) ran last before, left in state @st. */
+/* A wait of @ns, reason @r, that task @ti (index) ran last before, in state @st (GS_NR: none). */
 void res_guest_wait(struct vw_guest *g, int ti, enum vw_gstate st, enum vw_reason r,
 		    uint64_t ns);
 /* Tasks by total wait time (then pid, comm), "<unknown>" last. */

@@ -47,7 +47,8 @@ void res_guest_wait(struct vw_guest *g, int ti, enum vw_gstate st, enum vw_reaso
 	hist_add(&t->hist, ns);
 	t->count[r]++;
 	t->total[r] += ns;
-	t->state[st]++;
+	if (st < GS_NR)
+		t->state[st]++;
 }
 
 static int cmp_task(const void *x, const void *y)
