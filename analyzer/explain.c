@@ -184,14 +184,14 @@ void explain_guest_line(struct analyzer *a, struct tep_handle *tep, const char *
 /* A note on the thread of vCPU @lane, from a sink (the guest join). */
 void explain_note_lane(struct analyzer *a, const struct vw_vcpu *lane, const char *fmt, ...)
 {
+	const struct thread *t = a->ex ? thread_find(a, lane->tid) : NULL;
 	char buf[512];
 	va_list ap;
 
-	if (!a->ex || !explain_selected(a, lane->tid))
+	if (!t || !explain_selected(a, lane->tid))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	sbuf_addf(&a->ex->notes, "    => vCPU %d (%s-%d): %s\n", lane->vcpu, lane->comm,
-		  lane->tid, buf);
+	explain_note(a, t, "%s", buf);
 }

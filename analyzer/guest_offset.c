@@ -161,43 +161,35 @@ static int64_t *candidates(const struct est *e, size_t *nc)
 	return c;
 }
 
-/* The bounds found so far, and where each comes from. */
-struct win {
-	int64_t lo, hi;
-	bool have_lo, have_hi;
-	char lo_why[96], hi_why[96];
+/* A bound on the offset: at least (LO) or at most (HI) @v, from vCPU @vcpu at host @at. */
+struct bound {
+	int64_t v;
+	bool hi;
+	int vcpu;
+	uint64_t at;
 };
 
-/* The guest's next event after idle period @p follows the entry after its last wait @w. */
-static void bound_lo(struct win *b, const struct lane_ev *le, const struct gidle *p,
-		     const struct hwait *w)
-{
-	int64_t l = wait_entry(w) - p->w;
+struct bounds {
+	struct bound *b;
+	size_t n, cap, nhi;
+};
 
-	if (b->have_lo && l <= b->lo)
-		return;
-	b->lo = l;
-	b->have_lo = true;
-	snprintf(b->lo_why, sizeof(b->lo_why), "vCPU %d's entry at %" PRIu64, le->hl->vcpu,
-		 (uint64_t)wait_entry(w));
+static void add_bound(struct bounds *bs, int64_t v, bool hi, int vcpu, uint64_t at)
+{
+	if (bs->n == bs->cap) {
+		bs->cap = bs->cap ? 2 * bs->cap : 256;
+		bs->b = xrealloc(bs->b, bs->cap * sizeof(*bs->b));
+	}
+	bs->b[bs->n++] = (struct bound){ v, hi, vcpu, at };
+	bs->nhi += hi;
 }
 
-/* The switch to idle of period @p comes before its first halt @w. */
-static void bound_hi(struct win *b, const struct lane_ev *le, const struct gidle *p,
-		     const struct hwait *w)
-{
-	int64_t u = (int64_t)w->start - p->b - 1;
-
-	if (b->have_hi && u >= b->hi)
-		return;
-	b->hi = u;
-	b->have_hi = true;
-	snprintf(b->hi_why, sizeof(b->hi_why), "vCPU %d's halt at %" PRIu64, le->hl->vcpu,
-		 w->start);
-}
-
-/* Step 3: the window of offsets every idle period allows, under @d. */
-static void window(const struct est *e, int64_t d, struct win *b)
+/*
+ * Step 3: under @d, each idle period bounds the offset: its switch to idle
+ * came before its first halt (from above), its next event after the entry
+ * that followed its last wait (from below).
+ */
+static void collect(const struct est *e, int64_t d, struct bounds *bs)
 {
 	for (int i = 0; i < e->nl; i++) {
 		const struct lane_ev *le = &e->l[i];
@@ -216,15 +208,73 @@ static void window(const struct est *e, int64_t d, struct win *b)
 				continue;
 			if (!prev || j != last) {
 				if (prev)
-					bound_lo(b, le, &le->idle[last], prev);
-				bound_hi(b, le, &le->idle[j], w);
+					add_bound(bs, wait_entry(prev) - le->idle[last].w, false,
+						  le->hl->vcpu, (uint64_t)wait_entry(prev));
+				add_bound(bs, (int64_t)w->start - le->idle[j].b - 1, true,
+					  le->hl->vcpu, w->start);
 				last = j;
 			}
 			prev = w;
 		}
 		if (prev)
-			bound_lo(b, le, &le->idle[last], prev);
+			add_bound(bs, wait_entry(prev) - le->idle[last].w, false, le->hl->vcpu,
+				  (uint64_t)wait_entry(prev));
 	}
+}
+
+struct step {
+	int64_t pos;
+	int delta;
+};
+
+static int cmp_step(const void *x, const void *y)
+{
+	const struct step *a = x, *b = y;
+
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/*
+ * Step 4: the offsets that satisfy the most bounds, the range of them
+ * nearest @d, into [*lo, *hi]; returns how many bounds they satisfy.
+ */
+static size_t stab(const struct bounds *bs, int64_t d, int64_t *lo, int64_t *hi)
+{
+	struct step *st = xcalloc(bs->n ? bs->n : 1, sizeof(*st));
+	size_t best = 0, count = bs->nhi;
+	int64_t dist = INT64_MAX;
+
+	for (size_t i = 0; i < bs->n; i++)
+		st[i] = bs->b[i].hi ? (struct step){ bs->b[i].v + 1, -1 } :
+				      (struct step){ bs->b[i].v, +1 };
+	qsort(st, bs->n, sizeof(*st), cmp_step);
+	for (size_t i = 0; i < bs->n;) {
+		int64_t pos = st[i].pos, to, dd;
+
+		for (; i < bs->n && st[i].pos == pos; i++)
+			count += st[i].delta;
+		if (i == bs->n)
+			break;		/* beyond every bound: unbounded above */
+		to = st[i].pos - 1;
+		dd = d < pos ? pos - d : d > to ? d - to : 0;
+		if (count > best || (count == best && dd < dist)) {
+			best = count;
+			dist = dd;
+			*lo = pos;
+			*hi = to;
+		}
+	}
+	free(st);
+	return best;
+}
+
+/* The bound that the window [lo, hi] breaks, for the message. */
+static const struct bound *broken(const struct bounds *bs, int64_t lo, int64_t hi)
+{
+	for (size_t i = 0; i < bs->n; i++)
+		if (bs->b[i].hi ? bs->b[i].v < hi : bs->b[i].v > lo)
+			return &bs->b[i];
+	return NULL;
 }
 
 /* Steps 1 and 2: the best offset, refusing when none or two fit. */
@@ -250,7 +300,13 @@ static int best_offset(const struct est *e, int64_t *d)
 		}
 	}
 	free(c);
-	if (bh < 3 || bh * 10 < ba * 9) {
+	if (ba < 3) {
+		vw_err("--guest-offset auto: too little evidence: VM %s has %llu waits inside guest "
+		       "trace %s at best, 3 are needed; give --guest-offset NS", vm,
+		       (unsigned long long)ba, path);
+		return -1;
+	}
+	if (bh < 3 || bh * 3 < ba * 2) {
 		vw_err("--guest-offset auto: no clock offset puts VM %s's halts inside the idle "
 		       "periods of guest trace %s (at best %llu of %llu waits)", vm, path,
 		       (unsigned long long)bh, (unsigned long long)ba);
@@ -271,8 +327,10 @@ static int best_offset(const struct est *e, int64_t *d)
 int gtrace_auto_offset(struct guests *gs, struct gtrace *g)
 {
 	struct est e = { .g = g };
-	struct win b = { 0 };
-	int64_t d;
+	struct bounds bs = { 0 };
+	const struct bound *x;
+	int64_t d, lo = 0, hi = 0;
+	size_t held = 0;
 	int ret = -1;
 
 	e.l = xcalloc(g->vm->nr_vcpus ? g->vm->nr_vcpus : 1, sizeof(*e.l));
@@ -289,20 +347,25 @@ int gtrace_auto_offset(struct guests *gs, struct gtrace *g)
 	}
 	if (best_offset(&e, &d))
 		goto out;
-	window(&e, d, &b);
-	if (!b.have_lo || !b.have_hi || b.lo > b.hi) {
-		vw_err("--guest-offset auto: the evidence does not agree: guest trace %s needs an "
-		       "offset of at least %lld ns (%s) and at most %lld ns (%s)", g->spec->path,
-		       (long long)b.lo, b.lo_why, (long long)b.hi, b.hi_why);
+	collect(&e, d, &bs);
+	if (bs.nhi && bs.nhi < bs.n)
+		held = stab(&bs, d, &lo, &hi);
+	if (!held || held * 20 < bs.n * 19) {
+		x = held ? broken(&bs, lo, hi) : NULL;
+		vw_err("--guest-offset auto: the evidence does not agree: guest trace %s: the offsets "
+		       "%lld to %lld ns fit %zu of %zu bounds from VM %s's halts and entries%s",
+		       g->spec->path, (long long)lo, (long long)hi, held, bs.n, g->vm->name,
+		       x ? (x->hi ? " (one breaks it: a halt)" : " (one breaks it: an entry)") : "");
 		goto out;
 	}
-	g->lo = b.lo;
-	g->hi = b.hi;
-	g->offset = b.lo + (b.hi - b.lo) / 2;
+	g->lo = lo;
+	g->hi = hi;
+	g->offset = lo + (hi - lo) / 2;
 	ret = 0;
 out:
 	for (int i = 0; i < e.nl; i++)
 		free(e.l[i].idle);
 	free(e.l);
+	free(bs.b);
 	return ret;
 }
