@@ -66,7 +66,8 @@ static void on_note(void *ctx, const struct vw_vcpu *lane, enum vw_reason r, uin
 
 	(void)r;
 	(void)end;
-	if (lane->key || !counted || !(hl = find(gs, lane->tid, start, &k)))
+	/* gs->ex_a: the waits the end of the pass closes have no line to follow */
+	if (!gs->ex_a || lane->key || !counted || !(hl = find(gs, lane->tid, start, &k)))
 		return;
 	j = &hl->j[k];
 	if (j->status == GJ_INCONSISTENT)
