@@ -218,9 +218,10 @@ static int consistency(struct guests *gs, const struct gtrace *g)
 		return -1;
 	}
 	if (bad)
-		vw_warn("guest trace %s: %llu of VM %s's %llu waits have guest scheduler events "
-			"inside the halt (clock skew?): they have no guest task", g->spec->path,
-			(unsigned long long)bad, g->vm->name, (unsigned long long)judged);
+		vw_warn("guest trace %s: %llu of the %llu waits of VM %s it covers have guest "
+			"scheduler events inside the halt (clock skew?): they have no guest task",
+			g->spec->path, (unsigned long long)bad, (unsigned long long)judged,
+			g->vm->name);
 	return 0;
 }
 

@@ -81,7 +81,8 @@ static void on_note(void *ctx, const struct vw_vcpu *lane, enum vw_reason r, uin
 	else
 		explain_note_lane(gs->ex_a, lane, "guest: ran last %s (%s); woke %s",
 				  task_name(hl->g, j->blocked, a, sizeof(a)),
-				  vw_gstate_names[j->state], task_name(hl->g, j->woken, b, sizeof(b)));
+				  vw_gstate_names[j->state],
+				  task_name(hl->g, j->woken, b, sizeof(b)));
 }
 
 int guests_explain_begin(struct guests *gs, struct analyzer *a)
@@ -133,7 +134,8 @@ void guests_explain_until(struct guests *gs, uint64_t ts)
 			    !x->g->show || !x->g->show[x->rec.cpu])
 				continue;
 			r = (struct tep_record){ .ts = (unsigned long long)t, .cpu = x->rec.cpu,
-						 .size = (int)x->rec.size, .data = (void *)x->rec.data,
+						 .size = (int)x->rec.size,
+						 .data = (void *)x->rec.data,
 						 .missed_events = x->rec.missed };
 			explain_guest_line(gs->ex_a, tin_tep(x->t), x->g->spec->path, &r);
 		}

@@ -65,7 +65,8 @@ static int64_t wait_entry(const struct hwait *w)
 /* Is wait @w inside the guest trace's span under offset @d? */
 static bool in_span(const struct gtrace *g, const struct hwait *w, int64_t d)
 {
-	return (int64_t)w->start >= (int64_t)g->first + d && (int64_t)w->end <= (int64_t)g->last + d;
+	return (int64_t)w->start >= (int64_t)g->first + d &&
+	       (int64_t)w->end <= (int64_t)g->last + d;
 }
 
 /* Waits held by an idle period under offset @d (within TOL), and waits in the span. */
@@ -355,7 +356,7 @@ int gtrace_auto_offset(struct guests *gs, struct gtrace *g)
 		vw_err("--guest-offset auto: the evidence does not agree: guest trace %s: the offsets "
 		       "%lld to %lld ns fit %zu of %zu bounds from VM %s's halts and entries%s",
 		       g->spec->path, (long long)lo, (long long)hi, held, bs.n, g->vm->name,
-		       x ? (x->hi ? " (one breaks it: a halt)" : " (one breaks it: an entry)") : "");
+		       !x ? "" : x->hi ? " (one breaks it: a halt)" : " (one breaks it: an entry)");
 		goto out;
 	}
 	g->lo = lo;

@@ -21,7 +21,7 @@ struct sguest_opts {
 	const char *prefix;	/* guest traces: PREFIX-<vm name>.dat */
 	bool tracecmd;		/* trace-cmd -A form (ids, TIME_SHIFT), else plain */
 	bool empty;		/* the formats but no records (a bad input) */
-	int64_t offset;		/* guest clock = host clock - (offset + 1000003 * VM index) */
+	int64_t offset;		/* guest clock = host - (offset + 1000003 * VM index) */
 	int version;
 	enum tdat_compress compress;
 	bool strict;		/* every host record kept: no guest event may fall in a wait */

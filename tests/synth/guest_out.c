@@ -262,8 +262,8 @@ void sgout_truth(const struct sgvm *v, const struct sguest_opts *o, struct vw_vm
 			int ran = -1, state = GS_NR, woken = -1;
 
 			if (cpu >= 0 && cpu < v->ncpus && w[k].start >= first && w[k].end <= last &&
-			    !rule(&v->cpu[cpu], w[k].start, w[k].end, bound, o->strict, &ran, &state,
-				  &woken)) {
+			    !rule(&v->cpu[cpu], w[k].start, w[k].end, bound, o->strict, &ran,
+				  &state, &woken)) {
 				ran = woken = -1;
 				state = GS_NR;
 				vg->inconsistent++;
