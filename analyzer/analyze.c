@@ -74,8 +74,28 @@ static void intervals_into(struct interval *iv, struct vw_result *res, uint64_t 
 		interval_result(iv, k, res, &res->intervals[res->nr_intervals++]);
 }
 
+static int window_check(struct analyze_opts *o, uint64_t start, uint64_t end);
+
+/* After the pass: the window and the selection must hold something. */
+static int result_check(struct vw_result *res, const struct analyze_opts *o)
+{
+	struct analyze_opts w = *o;
+	int ret;
+
+	if (o->from_str || o->to_str) {
+		ret = window_check(&w, res->events ? res->start_ns : 1, res->events ? res->end_ns : 0);
+		if (ret)
+			return ret;
+	}
+	if (sel_filter(res, o)) {
+		sel_explain(res, o);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 /*
- * One pass over the trace into @res. With @ex_tids, the pass also prints the
+ * One pass over the trace into @res: 0 or the exit status. With @ex_tids, the pass also prints the
  * events of those threads, annotated (--explain), to @ex_out.
  */
 static int run(const struct analyze_opts *o, struct vw_result *res,
@@ -98,7 +118,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	t = tin_open(o->file, &to, err, sizeof(err));
 	if (!t) {
 		vw_err("%s", err);
-		return -1;
+		return EXIT_RUNTIME;
 	}
 	a = session_new(t, &so);
 	/* the pictures: sinks fed during the pass, drawn after the filters */
@@ -106,7 +126,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 				     (int)ARRAY_SIZE(a->sinks))) {
 		session_free(a);
 		tin_close(t);
-		return -1;
+		return EXIT_RUNTIME;
 	}
 	if (o->interval) {
 		iv = interval_new(a, o->interval);
@@ -131,7 +151,10 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	if (iv)
 		intervals_into(iv, res, o->interval);
 	apply_filters(res, o);
-	ret = pictures_close(&pic, res);
+	/* a window or selection that holds nothing leaves no picture behind */
+	ret = ex_out ? 0 : result_check(res, o);
+	if (pictures_close(&pic, ret ? NULL : res) && !ret)
+		ret = EXIT_RUNTIME;
 	interval_free(iv);
 	session_free(a);
 	tin_close(t);
@@ -269,24 +292,6 @@ static int window_setup(struct analyze_opts *o)
 	return window_check(o, start, end);
 }
 
-/* After the pass: the window and the selection must hold something. */
-static int result_check(struct vw_result *res, const struct analyze_opts *o)
-{
-	struct analyze_opts w = *o;
-	int ret;
-
-	if (o->from_str || o->to_str) {
-		ret = window_check(&w, res->events ? res->start_ns : 1, res->events ? res->end_ns : 0);
-		if (ret)
-			return ret;
-	}
-	if (sel_filter(res, o)) {
-		sel_explain(res, o);
-		return EXIT_RUNTIME;
-	}
-	return 0;
-}
-
 int cmd_analyze(int argc, char **argv)
 {
 	struct analyze_opts o = { 0 };
@@ -311,10 +316,7 @@ int cmd_analyze(int argc, char **argv)
 	ret = window_setup(&o);
 	if (ret)
 		goto out;
-	ret = EXIT_RUNTIME;
-	if (run(&o, &res, NULL, 0, NULL))
-		goto out;
-	ret = result_check(&res, &o);
+	ret = run(&o, &res, NULL, 0, NULL);
 	if (ret)
 		goto out;
 	ret = EXIT_RUNTIME;
