@@ -132,7 +132,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 		iv = interval_new(a, o->interval);
 		a->sinks[a->nsinks++] = interval_sink(iv);
 	}
-	ret = getenv("VMWAIT_THREADS") && !ex_out ? pipe_run(t, a) : -2;
+	ret = o->threads > 1 && !ex_out ? pipe_run(t, a, &pic.progress) : -2;
 	if (ret == -2)
 		while ((ret = tin_next(t, &rec)) > 0) {
 			session_feed(a, &rec);

@@ -39,6 +39,7 @@ struct analyze_opts {
 	const char *guest_kallsyms;	/* --guest-kallsyms FILE */
 	const char *svg, *perfetto;	/* pictures (pictures.h) */
 	bool quiet;			/* no progress line */
+	int threads;			/* -j: 2 decodes in a second thread (pipe.c) */
 	bool color_set;
 };
 
