@@ -75,8 +75,28 @@ static void intervals_into(struct interval *iv, struct vw_result *res, uint64_t 
 		interval_result(iv, k, res, &res->intervals[res->nr_intervals++]);
 }
 
+static int window_check(struct analyze_opts *o, uint64_t start, uint64_t end);
+
+/* After the pass: the window and the selection must hold something. */
+static int result_check(struct vw_result *res, const struct analyze_opts *o)
+{
+	struct analyze_opts w = *o;
+	int ret;
+
+	if (o->from_str || o->to_str) {
+		ret = window_check(&w, res->events ? res->start_ns : 1, res->events ? res->end_ns : 0);
+		if (ret)
+			return ret;
+	}
+	if (sel_filter(res, o)) {
+		sel_explain(res, o);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 /*
- * One pass over the trace into @res. With @ex_tids, the pass also prints the
+ * One pass over the trace into @res: 0 or the exit status. With @ex_tids, the pass also prints the
  * events of those threads, annotated (--explain), to @ex_out.
  */
 static int run(const struct analyze_opts *o, struct vw_result *res,
@@ -99,7 +119,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	t = tin_open(o->file, &to, err, sizeof(err));
 	if (!t) {
 		vw_err("%s", err);
-		return -1;
+		return EXIT_RUNTIME;
 	}
 	a = session_new(t, &so);
 	/* the pictures: sinks fed during the pass, drawn after the filters */
@@ -107,7 +127,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 				     (int)ARRAY_SIZE(a->sinks))) {
 		session_free(a);
 		tin_close(t);
-		return -1;
+		return EXIT_RUNTIME;
 	}
 	if (o->interval) {
 		iv = interval_new(a, o->interval);
@@ -117,10 +137,10 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	if (gs && !ex_out)
 		a->sinks[a->nsinks++] = &gs->sink;
 	if (gs && ex_out && guests_explain_begin(gs, a)) {
-		ret = -1;
+		ret = EXIT_RUNTIME;
 		goto out;
 	}
-	ret = getenv("VMWAIT_THREADS") && !ex_out ? pipe_run(t, a) : -2;
+	ret = o->threads > 1 && !ex_out ? pipe_run(t, a, &pic.progress) : -2;
 	if (ret == -2)
 		while ((ret = tin_next(t, &rec)) > 0) {
 			if (gs && ex_out)
@@ -144,11 +164,14 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 		intervals_into(iv, res, o->interval);
 	if (gs && !ex_out && guests_join(gs, res, tin_meta(t), o)) {
 		pictures_close(&pic, NULL);	/* no picture of a refused analysis */
-		ret = -1;
+		ret = EXIT_RUNTIME;
 		goto out;
 	}
 	apply_filters(res, o);
-	ret = pictures_close(&pic, res);
+	/* a window or selection that holds nothing leaves no picture behind */
+	ret = ex_out ? 0 : result_check(res, o);
+	if (pictures_close(&pic, ret ? NULL : res) && !ret)
+		ret = EXIT_RUNTIME;
 out:
 	interval_free(iv);
 	session_free(a);
@@ -288,24 +311,6 @@ static int window_setup(struct analyze_opts *o)
 	return window_check(o, start, end);
 }
 
-/* After the pass: the window and the selection must hold something. */
-static int result_check(struct vw_result *res, const struct analyze_opts *o)
-{
-	struct analyze_opts w = *o;
-	int ret;
-
-	if (o->from_str || o->to_str) {
-		ret = window_check(&w, res->events ? res->start_ns : 1, res->events ? res->end_ns : 0);
-		if (ret)
-			return ret;
-	}
-	if (sel_filter(res, o)) {
-		sel_explain(res, o);
-		return EXIT_RUNTIME;
-	}
-	return 0;
-}
-
 /* --guest: each file checked as the host's is, and read (before the host pass). */
 static int guests_prepare(const struct analyze_opts *o, struct guests **gs)
 {
@@ -348,10 +353,7 @@ int cmd_analyze(int argc, char **argv)
 	ret = window_setup(&o);
 	if (ret)
 		goto out;
-	ret = EXIT_RUNTIME;
-	if (run(&o, &res, NULL, 0, NULL, gs))
-		goto out;
-	ret = result_check(&res, &o);
+	ret = run(&o, &res, NULL, 0, NULL, gs);
 	if (ret)
 		goto out;
 	ret = EXIT_RUNTIME;

@@ -41,6 +41,8 @@ static void usage(FILE *f)
 		"      --svg FILE      also write a timeline picture of the vCPUs (SVG)\n"
 		"      --perfetto FILE also write the periods as Chrome trace-event JSON\n"
 		"                      (ui.perfetto.dev, chrome://tracing)\n"
+		"  -j, --threads N     1 (default), or 2: read and decode the trace in a\n"
+		"                      second thread (helps compressed files on 2 cores)\n"
 		"  -q, --quiet         no progress line on a terminal\n"
 		"      --guest-kallsyms FILE\n"
 		"                      the guest's /proc/kallsyms: names the guest addresses\n"
@@ -315,6 +317,8 @@ static int parse_one(struct analyze_opts *o, int c, const char *arg)
 	case 'q':
 		o->quiet = true;
 		return 0;
+	case 'j':
+		return parse_count(arg, &o->threads) || o->threads < 1 || o->threads > 2 ? -1 : 0;
 	case O_GUEST_KALLSYMS:
 		return set_once(&o->guest_kallsyms, arg, "guest-kallsyms") ? -2 : 0;
 	case O_GUEST:
@@ -351,6 +355,7 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 		{ "svg", required_argument, NULL, O_SVG },
 		{ "perfetto", required_argument, NULL, O_PERFETTO },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -358,10 +363,11 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 
 	o->to = UINT64_MAX;
 	o->report.top = 5;
+	o->threads = 1;
 	o->report.top_exits = 10;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hqo:", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hqo:j:", lopts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return vw_opt_error("analyze", c, argv, lopts);
 		if (c == 'h') {

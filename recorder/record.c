@@ -1,8 +1,6 @@
 /* vmwait record: trace KVM, sched and irq events in an own instance into a trace.dat. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,19 +20,8 @@
 
 /* How often the buffers are emptied when they do not fill up first. */
 #define DRAIN_MS	100
-
-struct rec_opts {
-	const char *output;
-	uint64_t duration_ns;		/* 0: until stopped */
-	unsigned long buffer_kb;	/* 0: default */
-	struct pidset pids;
-	bool light;
-	bool quiet;
-	char **extra;			/* -e specs */
-	size_t nextra;
-	struct tdat_opts topts;
-	char **cmd;			/* COMMAND ARGS..., or NULL */
-};
+/* How often what was written is made durable (against power losses). */
+#define SYNC_NS		(5 * NSEC_PER_SEC)
 
 struct rec {
 	struct rec_opts o;
@@ -55,151 +42,10 @@ struct rec {
 	int child_status;
 	uint64_t start_ns;
 	uint64_t end_ns;
+	uint64_t synced_ns;		/* last tdat_sync() */
 	const char *stop_reason;
 	bool failed;			/* a read error (reported) */
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: vmwait record [-o FILE] [-d DURATION] [-b KB] [-p PID]... [--light]\n"
-		"                     [-e SYSTEM:EVENT]... [--file-version 6|7]\n"
-		"                     [--compression none|zstd|zlib] [-q] [-- COMMAND ARGS...]\n\n"
-		"Record the kvm, sched and irq events that 'vmwait analyze' needs, in an own\n"
-		"tracefs instance (the top-level buffer is not touched), into a trace.dat.\n"
-		"Stops at Ctrl-C, SIGTERM, SIGHUP, after DURATION, or when COMMAND exits.\n\n"
-		"  -o, --output FILE        output file (default: trace.dat)\n"
-		"  -d, --duration DURATION  stop after DURATION (10s, 500ms, 2m; bare number: s)\n"
-		"  -b, --buffer-size KB     ring buffer per CPU in KB (default: 4096, less\n"
-		"                           on small machines)\n"
-		"  -p, --pid PID            only these VMs (VMM pids; repeatable): their threads,\n"
-		"                           children, vhost workers, and interrupts on idle CPUs\n"
-		"  -l, --light              without the high-rate events (kvm_entry, kvm_exit,\n"
-		"                           kvm_nested_vmexit, kvm_pio, kvm_mmio, kvm_fast_mmio,\n"
-		"                           hrtimer_expire_exit, netif_receive_skb, net_dev_xmit)\n"
-		"  -e, --event SYS:EVENT    record this event too (SYS alone: the whole system)\n"
-		"      --file-version 6|7   trace.dat version (default: 7)\n"
-		"      --compression ALG    none, zstd (default for version 7) or zlib; Debian\n"
-		"                           12's trace-cmd 3.1.6 cannot read zlib files\n"
-		"  -q, --quiet              no progress or summary (warnings still shown)\n"
-		"  -h, --help               this help\n\n"
-		"A COMMAND is started once tracing is on and traced until it exits; it is\n"
-		"left running if the recording stops first. See 'vmwait events' for the\n"
-		"event set.\n");
-}
-
-static int bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "vmwait: record: ");
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	usage(stderr);
-	return EXIT_USAGE;
-}
-
-/* Parse one -p argument into o->pids. */
-static int add_pid_opt(struct rec_opts *o, const char *arg)
-{
-	uint64_t v;
-
-	if (parse_u64(arg, &v) || v == 0 || v > INT_MAX)
-		return bad_usage("bad pid '%s'", arg);
-	pidset_add(&o->pids, (int)v);
-	return 0;
-}
-
-/* Parse one option @c with argument @arg; returns 0 or an exit code. */
-static int parse_opt(struct rec_opts *o, int c, const char *arg, bool *comp_set)
-{
-	uint64_t v;
-
-	switch (c) {
-	case 'o':
-		o->output = arg;
-		return 0;
-	case 'd':
-		if (parse_duration_ns(arg, &o->duration_ns) || !o->duration_ns)
-			return bad_usage("bad duration '%s'", arg);
-		return 0;
-	case 'b':
-		if (parse_u64(arg, &v) || !v || v > (1UL << 30))
-			return bad_usage("bad buffer size '%s' (KB per CPU)", arg);
-		o->buffer_kb = (unsigned long)v;
-		return 0;
-	case 'p':
-		return add_pid_opt(o, arg);
-	case 'l':
-		o->light = true;
-		return 0;
-	case 'e':
-		o->extra = xrealloc(o->extra, (o->nextra + 1) * sizeof(*o->extra));
-		o->extra[o->nextra++] = (char *)arg;
-		return 0;
-	case 'V':
-		if (strcmp(arg, "6") && strcmp(arg, "7"))
-			return bad_usage("bad file version '%s' (6 or 7)", arg);
-		o->topts.version = atoi(arg);
-		return 0;
-	case 'C':
-		if (tdat_parse_compress(arg, &o->topts.compress) < 0)
-			return bad_usage("bad compression '%s' (none, zstd or zlib)", arg);
-		if (o->topts.compress == TDAT_COMP_ZLIB)
-			vw_warn("--compression zlib: Debian 12's trace-cmd 3.1.6 cannot read the file "
-				"(vmwait analyze can); use zstd for trace-cmd");
-		*comp_set = true;
-		return 0;
-	case 'q':
-		o->quiet = true;
-		return 0;
-	case 'h':
-		usage(stdout);
-		return -1;
-	default:
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-}
-
-/* Returns 0 to go on, -1 after --help (exit 0), or EXIT_USAGE. */
-static int parse_args(struct rec_opts *o, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "buffer-size", required_argument, NULL, 'b' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "light", no_argument, NULL, 'l' },
-		{ "event", required_argument, NULL, 'e' },
-		{ "file-version", required_argument, NULL, 'V' },
-		{ "compression", required_argument, NULL, 'C' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool comp_set = false;
-	int c, ret;
-
-	o->output = "trace.dat";
-	o->topts.version = 7;
-	o->topts.compress = TDAT_COMP_ZSTD;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:o:d:b:p:le:qh", longopts, NULL)) != -1) {
-		if (c == '?' || c == ':')
-			return vw_opt_error("record", c, argv, longopts);
-		ret = parse_opt(o, c, optarg, &comp_set);
-		if (ret)
-			return ret;
-	}
-	if (o->topts.version == 6 && !comp_set)
-		o->topts.compress = TDAT_COMP_NONE;
-	if (o->topts.version == 6 && o->topts.compress != TDAT_COMP_NONE)
-		return bad_usage("%s", "file version 6 cannot be compressed");
-	if (!*o->output)
-		return bad_usage("%s", "empty output file name");
-	if (optind < argc)
-		o->cmd = argv + optind;
-	return 0;
-}
 
 static uint64_t now_ns(void)
 {
@@ -435,6 +281,12 @@ static int setup(struct rec *r)
 			r->evs.nmissing == 1 ? "" : "s", r->evs.missing);
 	if (rec_write_meta(r->w, r->inst, &r->evs) < 0)
 		goto out;
+	/* the head goes to the output now: from here on a kill is recoverable */
+	tdat_set_durable(r->w, true);
+	if (rec_write_cmdlines(r->w) < 0 || tdat_begin(r->w) < 0) {
+		vw_err("cannot write %s: %s", r->o.output, strerror(errno));
+		goto out;
+	}
 	r->reader_open = true;
 	ret = reader_open(&r->rd, r->inst, ncpus, page_size, r->w);
 out:
@@ -451,7 +303,7 @@ static int start(struct rec *r)
 		vw_err("cannot start tracing: %s", strerror(errno));
 		return -1;
 	}
-	r->start_ns = now_ns();
+	r->start_ns = r->synced_ns = now_ns();
 	describe_vms(r);
 	if (r->child && child_start(r) < 0)
 		return -1;
@@ -549,6 +401,10 @@ static int loop(struct rec *r)
 		if (reader_drain(&r->rd, false) < 0) {
 			ret = -1;
 			break;
+		}
+		if (now_ns() - r->synced_ns >= SYNC_NS) {
+			tdat_sync(r->w);	/* an error here shows at the next write */
+			r->synced_ns = now_ns();
 		}
 		for (unsigned int i = 1; i < n; i++)
 			cpu_ready |= pfd[i].revents != 0;
@@ -730,12 +586,20 @@ int cmd_record(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.sfd = r.go_fd = r.err_fd = -1;
-	ret = parse_args(&r.o, argc, argv);
+	ret = rec_parse_args(&r.o, argc, argv);
 	if (ret) {
 		ret = ret < 0 ? 0 : ret;
 		goto out;
 	}
 	vw_set_quiet(r.o.quiet);
+	if (r.o.recover) {
+		ret = rec_recover(r.o.recover);
+		goto out;
+	}
+	if (rec_check_leftover(r.o.output) < 0) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
 	if (geteuid() != 0) {
 		vw_err("record needs root (it creates a tracefs instance)");
 		ret = EXIT_RUNTIME;

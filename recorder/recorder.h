@@ -83,6 +83,29 @@ int rec_write_meta(struct tdat_writer *w, struct tracefs_instance *inst,
 		   const struct rec_events *evs);
 int rec_write_cmdlines(struct tdat_writer *w);	/* -1: writer failed (errno) */
 
+/* rec_opts.c: the command line. */
+struct rec_opts {
+	const char *output;
+	uint64_t duration_ns;		/* 0: until stopped */
+	unsigned long buffer_kb;	/* 0: default */
+	struct pidset pids;
+	bool light;
+	bool quiet;
+	char **extra;			/* -e specs */
+	size_t nextra;
+	struct tdat_opts topts;
+	char **cmd;			/* COMMAND ARGS..., or NULL */
+	const char *recover;		/* --recover OUTPUT */
+	bool recording_opts;		/* an option of a recording was given */
+};
+
+/* Returns 0 to go on, -1 after --help (exit 0), or EXIT_USAGE. */
+int rec_parse_args(struct rec_opts *o, int argc, char **argv);
+
+/* rec_recover.c: a killed recorder's leftovers. */
+int rec_check_leftover(const char *output);
+int rec_recover(const char *output);	/* returns the exit status */
+
 /* rec_read.c: the per-CPU readers. */
 struct rec_cpustat {
 	uint64_t entries, overrun, commit_overrun, dropped, read;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vmwait record and vmwait events on the running kernel: exact event counts,
 # metadata markers, instance cleanup on every way out, the top-level buffer
-# left alone, error paths. Needs root and tracefs.
+# left alone, error paths. Needs root and tracefs. Faults (kills, full
+# disks, overflows): tests/t_recfault.sh.
 . "$(dirname "$0")/lib.sh"
 
 RB=$TOP/build/tests/record
@@ -96,6 +97,10 @@ check_rc events_bad_option 2 "$VMWAIT" events --nosuch
 check_eq record_help_rc 0 $?
 check_eq record_help_stdout "usage: vmwait record [-o FILE] [-d DURATION] [-b KB] [-p PID]... [--light]" "$(head -n1 "$T/help")"
 check_eq record_help_no_stderr "" "$(cat "$T/help.err")"
+check_eq record_help_space "needs no more free space there than the
+final size of FILE plus 9 ring-buffer pages (36 KB) per CPU plus 64 KB." \
+	"$(grep -A1 'needs no more free space' "$T/help" | sed 's/.*\(needs no more\)/\1/')"
+check_eq record_help_recover "       vmwait record --recover FILE [-q]" "$(sed -n 4p "$T/help")"
 check_rc record_bad_duration 2 "$VMWAIT" record -d 10x -o "$T/u.dat"
 check_eq record_bad_duration_usage 1 "$(grep -c '^usage: vmwait record' "$T/err")"
 check_rc record_zero_duration 2 "$VMWAIT" record -d 0 -o "$T/u.dat"
@@ -216,24 +221,7 @@ done
 check_eq format_v6_trace_cmd 321 "$(report_count "$T/fileversion6.dat" sys_enter_getppid \
 	"$(cmd_pid "$T/fileversion6.dat" "$GETPPID 321")")"
 
-# A buffer too small for the rate: the losses are reported (even with -q),
-# with the numbers of the kernel's per-CPU stats stored in the file.
-"$VMWAIT" record -q -b 64 -e syscalls:sys_enter_getppid -o "$T/o.dat" -- "$GETPPID" 2000000 \
-	> "$T/out" 2> "$T/err"
-check_eq loss_rc 0 $?
-stat_lost=$(trace-cmd report --stat -i "$T/o.dat" 2>/dev/null |
-	awk -F: '/^(overrun|commit overrun|dropped events):/ { n += $2 } END { print n + 0 }')
-cp=$(cmd_pid "$T/o.dat" "$GETPPID 2000000")
-got=$(count "$T/o.dat" syscalls:sys_enter_getppid "$cp")
-if [ "$stat_lost" -gt 0 ]; then
-	check_eq loss_warning "vmwait: warning: $stat_lost events were LOST" \
-		"$(grep -o '^vmwait: warning: [0-9]* events were LOST' "$T/err")"
-	check_eq loss_marked_in_pages 1 "$([ "$(lost "$T/o.dat")" -gt 0 ] && echo 1)"
-	check_eq loss_fewer_events 1 "$([ "$got" -lt 2000000 ] && echo 1)"
-else
-	check_eq loss_none_all_there 2000000 "$got"
-	check_eq loss_none_no_warning "" "$(cat "$T/err")"
-fi
+# Losses of an overflowing ring buffer: tests/t_recfault.sh.
 
 # ---- duration ----
 
@@ -277,6 +265,7 @@ for sig in INT TERM HUP; do
 	check_eq "sig${sig}_rc" 0 $?
 	check_eq "sig${sig}_reason" 1 "$(grep -c "^vmwait: stopped (SIG$sig)" "$T/s$sig.err")"
 	check_eq "sig${sig}_no_instance" 0 "$(left_by $p)"
+	check_eq "sig${sig}_no_work_directory" "" "$(ls -d "$T/s$sig.dat.vmwait-tmp" 2>/dev/null)"
 	trace-cmd report -i "$T/s$sig.dat" > /dev/null 2>&1
 	check_eq "sig${sig}_readable" 0 $?
 done
@@ -351,24 +340,8 @@ if [ $HAVE_KVM = 1 ]; then
 	check_eq pid_no_instance 0 "$(left_by $p)"
 fi
 
-# ---- disk full: one line, exit 1, and what was written stays readable ----
-
-mkdir -p "$T/small"
-if mount -t tmpfs -o size=12m tmpfs "$T/small" 2>/dev/null; then
-	"$VMWAIT" record -q -b 8192 -e syscalls:sys_enter_getppid -o "$T/small/f.dat" -- "$GETPPID" 1000000 \
-		> "$T/out" 2> "$T/err" &
-	p=$!; wait $p
-	check_eq enospc_rc 1 $?
-	check_eq enospc_msg "vmwait: cannot write $T/small/f.dat: No space left on device (kept the trace up to the last page that fitted)" "$(cat "$T/err")"
-	check_eq enospc_no_instance 0 "$(left_by $p)"
-	trace-cmd report -i "$T/small/f.dat" > "$T/f.txt" 2>/dev/null
-	check_eq enospc_readable 0 $?
-	n=$(grep -c 'sys_enter_getppid' "$T/f.txt")
-	check_eq enospc_partial 1 "$([ "$n" -gt 0 ] && [ "$n" -lt 1000000 ] && echo 1)"
-	umount "$T/small"
-else
-	skip enospc "cannot mount a tmpfs"
-fi
+# Disk full, SIGKILL and --recover, signals at random moments, tracefs
+# read-only, disk space: tests/t_recfault.sh.
 
 # ---- nothing changed at the top level ----
 

@@ -470,11 +470,12 @@ static void test_bad_options(void)
 	};
 	struct tdat_opts good = { 7, TDAT_COMP_ZSTD, PAGE, 2 };
 	struct tdat_writer *w;
-	char path[512], name[64];
+	char path[512], wdir[600], name[64];
 	unsigned char page[PAGE] = { 0 };
 	enum tdat_compress c;
 
 	snprintf(path, sizeof(path), "%s/bad.dat", tmp);
+	snprintf(wdir, sizeof(wdir), "%s%s", path, TDAT_WORKDIR_SUFFIX);
 	unlink(path);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(name, sizeof(name), "bad options #%zu: EINVAL", i);
@@ -517,20 +518,32 @@ static void test_bad_options(void)
 	CHECK("clock '[]': EINVAL", fails_with(tdat_set_clock(w, "[]"), EINVAL));
 	CHECK("clock with space: EINVAL", fails_with(tdat_set_clock(w, "a b"), EINVAL));
 	CHECK("cpu_bytes bad cpu is 0", tdat_cpu_bytes(w, 9) == 0 && errno == EINVAL);
-	CHECK("write a page", tdat_write_page(w, 1, page) == 0);
-	CHECK("tmpdir after a page: EBUSY", fails_with(tdat_set_tmpdir(w, tmp), EBUSY));
-	/* no tdat_set_headers(): the file cannot be written */
+	/* no tdat_set_headers(): the head, hence the file, cannot be written */
+	CHECK("page without headers: EINVAL", fails_with(tdat_write_page(w, 1, page), EINVAL));
+	CHECK("begin without headers: EINVAL", fails_with(tdat_begin(w), EINVAL));
 	CHECK("close without headers: EINVAL", fails_with(tdat_close(w), EINVAL));
 	CHECK("close without headers: output removed", access(path, F_OK) != 0);
+	CHECK("close without headers: work directory removed", access(wdir, F_OK) != 0);
 
 	w = tdat_create(path, &good);
 	CHECK("create for abort", w != NULL && access(path, F_OK) == 0);
 	if (w) {
+		CHECK("work directory while writing", access(wdir, F_OK) == 0);
+		CHECK("second writer of the same output: EEXIST",
+		      !tdat_create(path, &good) && errno == EEXIST);
+		CHECK("leftover of a live writer: busy", tdat_leftover(path) == TDAT_LEFT_BUSY);
 		set_meta(w);
-		tdat_write_page(w, 0, page);
+		CHECK("write a page", tdat_write_page(w, 0, page) == 0);
+		CHECK("tmpdir after a page: EBUSY", fails_with(tdat_set_tmpdir(w, tmp), EBUSY));
+		CHECK("headers after the head: EBUSY",
+		      fails_with(tdat_set_headers(w, "x", 1, "y", 1), EBUSY));
+		CHECK("kallsyms after the head: EBUSY", fails_with(tdat_set_kallsyms(w, "", 0), EBUSY));
+		CHECK("cmdlines after the head", tdat_set_cmdlines(w, "1 a\n", 4) == 0);
 		tdat_abort(w);
 	}
 	CHECK("abort removes the output", access(path, F_OK) != 0);
+	CHECK("abort removes the work directory", access(wdir, F_OK) != 0);
+	CHECK("no leftover", tdat_leftover(path) == TDAT_LEFT_NONE);
 }
 
 /* ---- disk full (the shell test runs these on a small tmpfs) ---- */
