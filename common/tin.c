@@ -124,7 +124,8 @@ int tin_streams_init(struct tin *t, int bi)
 
 	streams_free(t);
 	t->m.selected = bi;
-	qsort(b->secs, b->ncpus, sizeof(*b->secs), cmp_sec);
+	if (b->ncpus)
+		qsort(b->secs, b->ncpus, sizeof(*b->secs), cmp_sec);
 	t->st = xcalloc(b->ncpus ? b->ncpus : 1, sizeof(*t->st));
 	t->heap = xcalloc(b->ncpus ? b->ncpus : 1, sizeof(*t->heap));
 	t->total_bytes = t->done_bytes = 0;
