@@ -219,7 +219,13 @@ void exit_unpaired(struct analyzer *a, struct vw_vcpu *v, struct open_exit *x, u
 void wait_add(struct analyzer *a, struct vw_vcpu *v, enum vw_reason r, uint64_t ns,
 	      uint64_t end, int src, int gsi, int timer_src, int vec, const struct vw_vcpu *from)
 {
-	if (!v || !in_window(a, end))
+	if (!v)
+		return;
+	for (int i = 0; i < a->nsinks; i++)
+		if (a->sinks[i]->wait_whole)
+			a->sinks[i]->wait_whole(a->sinks[i]->ctx, v, r, end - ns, end,
+						in_window(a, end));
+	if (!in_window(a, end))
 		return;
 	res_add_wait(v, r, ns, r == WR_DEVICE ? vec : src, gsi);
 	if (r == WR_TIMER)

@@ -8,6 +8,7 @@
 
 #include "analyzer.h"
 #include "cli.h"
+#include "guest.h"
 #include "interval.h"
 #include "pictures.h"
 #include "pipe.h"
@@ -74,12 +75,32 @@ static void intervals_into(struct interval *iv, struct vw_result *res, uint64_t 
 		interval_result(iv, k, res, &res->intervals[res->nr_intervals++]);
 }
 
+static int window_check(struct analyze_opts *o, uint64_t start, uint64_t end);
+
+/* After the pass: the window and the selection must hold something. */
+static int result_check(struct vw_result *res, const struct analyze_opts *o)
+{
+	struct analyze_opts w = *o;
+	int ret;
+
+	if (o->from_str || o->to_str) {
+		ret = window_check(&w, res->events ? res->start_ns : 1, res->events ? res->end_ns : 0);
+		if (ret)
+			return ret;
+	}
+	if (sel_filter(res, o)) {
+		sel_explain(res, o);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 /*
- * One pass over the trace into @res. With @ex_tids, the pass also prints the
+ * One pass over the trace into @res: 0 or the exit status. With @ex_tids, the pass also prints the
  * events of those threads, annotated (--explain), to @ex_out.
  */
 static int run(const struct analyze_opts *o, struct vw_result *res,
-	       const int *ex_tids, int ex_ntids, FILE *ex_out)
+	       const int *ex_tids, int ex_ntids, FILE *ex_out, struct guests *gs)
 {
 	/* --explain renders lines as trace-cmd report does: with its plugins */
 	struct tin_opts to = { .buffer = o->buffer, .plugins = ex_out != NULL,
@@ -98,7 +119,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	t = tin_open(o->file, &to, err, sizeof(err));
 	if (!t) {
 		vw_err("%s", err);
-		return -1;
+		return EXIT_RUNTIME;
 	}
 	a = session_new(t, &so);
 	/* the pictures: sinks fed during the pass, drawn after the filters */
@@ -106,18 +127,29 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 				     (int)ARRAY_SIZE(a->sinks))) {
 		session_free(a);
 		tin_close(t);
-		return -1;
+		return EXIT_RUNTIME;
 	}
 	if (o->interval) {
 		iv = interval_new(a, o->interval);
 		a->sinks[a->nsinks++] = interval_sink(iv);
 	}
-	ret = getenv("VMWAIT_THREADS") && !ex_out ? pipe_run(t, a) : -2;
+	/* the guest join: waits collected in the pass; --explain: guest lines among ours */
+	if (gs && !ex_out)
+		a->sinks[a->nsinks++] = &gs->sink;
+	if (gs && ex_out && guests_explain_begin(gs, a)) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	ret = o->threads > 1 && !ex_out ? pipe_run(t, a, &pic.progress) : -2;
 	if (ret == -2)
 		while ((ret = tin_next(t, &rec)) > 0) {
+			if (gs && ex_out)
+				guests_explain_until(gs, rec.ts);
 			session_feed(a, &rec);
 			progress_tick(&pic.progress, t, a->events);
 		}
+	if (gs && ex_out)
+		guests_explain_end(gs, a->last_ts);
 	progress_done(&pic.progress);
 	if (ret < 0)
 		vw_warn("%s; reading stopped there, the result is partial", tin_error(t));
@@ -130,8 +162,17 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 	res_finish(res);
 	if (iv)
 		intervals_into(iv, res, o->interval);
+	if (gs && !ex_out && guests_join(gs, res, tin_meta(t), o)) {
+		pictures_close(&pic, NULL);	/* no picture of a refused analysis */
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
 	apply_filters(res, o);
-	ret = pictures_close(&pic, res);
+	/* a window or selection that holds nothing leaves no picture behind */
+	ret = ex_out ? 0 : result_check(res, o);
+	if (pictures_close(&pic, ret ? NULL : res) && !ret)
+		ret = EXIT_RUNTIME;
+out:
 	interval_free(iv);
 	session_free(a);
 	tin_close(t);
@@ -139,7 +180,8 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 }
 
 /* --explain: a first pass finds the chosen vCPUs, a second prints their events. */
-static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE *out)
+static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE *out,
+		       struct guests *gs)
 {
 	struct vw_result again = { 0 };
 	int *tids = NULL, n = 0, ret;
@@ -155,7 +197,7 @@ static int explain_run(const struct analyze_opts *o, struct vw_result *res, FILE
 		free(tids);
 		return EXIT_RUNTIME;
 	}
-	ret = run(o, &again, tids, n, out) ? EXIT_RUNTIME : 0;
+	ret = run(o, &again, tids, n, out, gs) ? EXIT_RUNTIME : 0;
 	res_free(&again);
 	free(tids);
 	return ret;
@@ -269,27 +311,25 @@ static int window_setup(struct analyze_opts *o)
 	return window_check(o, start, end);
 }
 
-/* After the pass: the window and the selection must hold something. */
-static int result_check(struct vw_result *res, const struct analyze_opts *o)
+/* --guest: each file checked as the host's is, and read (before the host pass). */
+static int guests_prepare(const struct analyze_opts *o, struct guests **gs)
 {
-	struct analyze_opts w = *o;
-	int ret;
-
-	if (o->from_str || o->to_str) {
-		ret = window_check(&w, res->events ? res->start_ns : 1, res->events ? res->end_ns : 0);
-		if (ret)
-			return ret;
+	for (int i = 0; i < o->nguests; i++) {
+		if (!strcmp(o->guests[i].path, "-")) {
+			vw_err("--guest -: a guest trace must be a file");
+			return -1;
+		}
+		if (check_input_as(o->guests[i].path, o->guests[i].path))
+			return -1;
 	}
-	if (sel_filter(res, o)) {
-		sel_explain(res, o);
-		return EXIT_RUNTIME;
-	}
-	return 0;
+	*gs = o->nguests ? guests_open(o->guests, o->nguests) : NULL;
+	return o->nguests && !*gs ? -1 : 0;
 }
 
 int cmd_analyze(int argc, char **argv)
 {
 	struct analyze_opts o = { 0 };
+	struct guests *gs = NULL;
 	struct vw_result res = { 0 };
 	struct out_file of = { .fd = -1 };
 	FILE *out;
@@ -302,6 +342,8 @@ int cmd_analyze(int argc, char **argv)
 	ret = EXIT_RUNTIME;
 	if (input_check(&o))
 		goto out_opts;
+	if (guests_prepare(&o, &gs))
+		goto out_opts;
 	ret = out_prepare(&o, &of);
 	if (ret)
 		goto out;
@@ -311,10 +353,7 @@ int cmd_analyze(int argc, char **argv)
 	ret = window_setup(&o);
 	if (ret)
 		goto out;
-	ret = EXIT_RUNTIME;
-	if (run(&o, &res, NULL, 0, NULL))
-		goto out;
-	ret = result_check(&res, &o);
+	ret = run(&o, &res, NULL, 0, NULL, gs);
 	if (ret)
 		goto out;
 	ret = EXIT_RUNTIME;
@@ -322,7 +361,7 @@ int cmd_analyze(int argc, char **argv)
 	if (!out)
 		goto out;
 	if (o.explain) {
-		ret = explain_run(&o, &res, out);
+		ret = explain_run(&o, &res, out, gs);
 	} else {
 		if (o.format == OUT_JSON)
 			res_write_json(&res, out);
@@ -338,6 +377,7 @@ out:
 	ret = ret ? ret : wret;
 	res_free(&res);
 out_opts:
+	guests_free(gs);
 	analyze_opts_free(&o);
 	return ret < 0 ? 0 : ret;
 }

@@ -462,5 +462,9 @@ void explain_wait(struct analyzer *a, const struct thread *t, const struct pendi
 		  enum vw_reason r, int src, int vec);
 bool explain_involves(struct analyzer *a, int pid, const int *pids, int npids);
 void explain_emit(struct analyzer *a, struct tep_record *r, bool involved);
+void explain_guest_line(struct analyzer *a, struct tep_handle *tep, const char *file,
+			struct tep_record *r);
+void explain_note_lane(struct analyzer *a, const struct vw_vcpu *lane, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

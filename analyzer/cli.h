@@ -16,6 +16,7 @@
 enum { OUT_TEXT, OUT_JSON, OUT_CSV };
 
 struct vector_override;
+struct guest_spec;
 
 struct analyze_opts {
 	const char *file;		/* what the pass opens ("/dev/stdin" for "-") */
@@ -37,8 +38,13 @@ struct analyze_opts {
 	struct report_opts report;	/* --top, --top-exits, --sort, --color */
 	uint64_t interval;		/* --interval, ns (0: none) */
 	const char *guest_kallsyms;	/* --guest-kallsyms FILE */
+	struct guest_spec *guests;	/* --guest FILE[=VM], with their --guest-offset */
+	int nguests;
+	const char **goffsets;		/* --guest-offset, as given */
+	int ngoffsets;
 	const char *svg, *perfetto;	/* pictures (pictures.h) */
 	bool quiet;			/* no progress line */
+	int threads;			/* -j: 2 decodes in a second thread (pipe.c) */
 	bool color_set;
 };
 

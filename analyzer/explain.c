@@ -127,14 +127,39 @@ bool explain_involves(struct analyzer *a, int pid, const int *pids, int npids)
 	return false;
 }
 
+/* @r as trace-cmd report prints it (@prefix: a buffer's or a file's name). */
+static void print_record(struct explain *ex, struct tep_handle *tep, const char *prefix,
+			 struct tep_record *r)
+{
+	static const char spaces[] = "                    ";
+	struct tep_event *event;
+	struct trace_seq s;
+	size_t len;
+
+	trace_seq_init(&s);
+	if (prefix)
+		trace_seq_printf(&s, "%s: ", prefix);
+	tep_print_event(tep, &s, r, "%16s-%-5d [%03d]", TEP_PRINT_COMM, TEP_PRINT_PID,
+			TEP_PRINT_CPU);
+	tep_print_event(tep, &s, r, ex->tfmt, TEP_PRINT_TIME);
+	event = tep_find_event_by_record(tep, r);
+	trace_seq_printf(&s, " %s: ", event ? event->name : "(NULL)");
+	len = strlen(event ? event->name : "(NULL)");
+	if (len < 20)
+		trace_seq_printf(&s, "%.*s", (int)(20 - len), spaces);
+	tep_print_event(tep, &s, r, "%s", TEP_PRINT_INFO);
+	trace_seq_terminate(&s);
+	len = strlen(s.buffer);
+	if (len && s.buffer[len - 1] == '\n')
+		s.buffer[len - 1] = '\0';
+	fprintf(ex->out, "%s\n", s.buffer);
+	trace_seq_destroy(&s);
+}
+
 /* Print @r like trace-cmd report, then the notes gathered while processing it. */
 void explain_emit(struct analyzer *a, struct tep_record *r, bool involved)
 {
 	struct explain *ex = a->ex;
-	struct tep_event *event;
-	struct trace_seq s;
-	static const char spaces[] = "                    ";
-	size_t len;
 
 	if (r->ts < ex->from || r->ts > ex->to) {
 		ex->notes.len = 0;
@@ -142,25 +167,31 @@ void explain_emit(struct analyzer *a, struct tep_record *r, bool involved)
 	}
 	if (!involved && !ex->notes.len)
 		return;
-	trace_seq_init(&s);
-	if (ex->bufname)
-		trace_seq_printf(&s, "%s: ", ex->bufname);
-	tep_print_event(a->tep, &s, r, "%16s-%-5d [%03d]", TEP_PRINT_COMM, TEP_PRINT_PID,
-			TEP_PRINT_CPU);
-	tep_print_event(a->tep, &s, r, ex->tfmt, TEP_PRINT_TIME);
-	event = tep_find_event_by_record(a->tep, r);
-	trace_seq_printf(&s, " %s: ", event ? event->name : "(NULL)");
-	len = strlen(event ? event->name : "(NULL)");
-	if (len < 20)
-		trace_seq_printf(&s, "%.*s", (int)(20 - len), spaces);
-	tep_print_event(a->tep, &s, r, "%s", TEP_PRINT_INFO);
-	trace_seq_terminate(&s);
-	len = strlen(s.buffer);
-	if (len && s.buffer[len - 1] == '\n')
-		s.buffer[len - 1] = '\0';
-	fprintf(ex->out, "%s\n", s.buffer);
+	print_record(ex, a->tep, ex->bufname, r);
 	if (ex->notes.len)
 		fputs(ex->notes.buf, ex->out);
 	ex->notes.len = 0;
-	trace_seq_destroy(&s);
+}
+
+/* A record of a guest trace (its time already host time), among the host's lines. */
+void explain_guest_line(struct analyzer *a, struct tep_handle *tep, const char *file,
+			struct tep_record *r)
+{
+	if (a->ex && r->ts >= a->ex->from && r->ts <= a->ex->to)
+		print_record(a->ex, tep, file, r);
+}
+
+/* A note on the thread of vCPU @lane, from a sink (the guest join). */
+void explain_note_lane(struct analyzer *a, const struct vw_vcpu *lane, const char *fmt, ...)
+{
+	const struct thread *t = a->ex ? thread_find(a, lane->tid) : NULL;
+	char buf[512];
+	va_list ap;
+
+	if (!t || !explain_selected(a, lane->tid))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	explain_note(a, t, "%s", buf);
 }

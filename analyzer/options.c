@@ -2,10 +2,12 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "analyzer.h"
 #include "cli.h"
+#include "guest.h"
 
 static void usage(FILE *f)
 {
@@ -39,10 +41,20 @@ static void usage(FILE *f)
 		"      --svg FILE      also write a timeline picture of the vCPUs (SVG)\n"
 		"      --perfetto FILE also write the periods as Chrome trace-event JSON\n"
 		"                      (ui.perfetto.dev, chrome://tracing)\n"
+		"  -j, --threads N     1 (default), or 2: read and decode the trace in a\n"
+		"                      second thread (helps compressed files on 2 cores)\n"
 		"  -q, --quiet         no progress line on a terminal\n"
 		"      --guest-kallsyms FILE\n"
 		"                      the guest's /proc/kallsyms: names the guest addresses\n"
 		"                      where vCPUs exit most\n"
+		"      --guest FILE[=VM]\n"
+		"                      a trace recorded inside VM (pid or name; trace-cmd -A\n"
+		"                      files name it themselves): which guest task each wait\n"
+		"                      followed and woke (repeatable)\n"
+		"      --guest-offset NS|auto\n"
+		"                      add NS (a unit may follow: 3ms) to the guest trace's\n"
+		"                      times to get host time, or estimate it; once for all\n"
+		"                      --guest, or once per --guest in the same order\n"
 		"  -h, --help          this help\n\n"
 		"A selection (--vm, --vcpu, the window) that matches nothing is an error.\n");
 }
@@ -160,7 +172,74 @@ static int check_conflicts(struct analyze_opts *o)
 }
 
 enum { O_JSON = 256, O_CSV, O_VM, O_VCPU, O_FROM, O_TO, O_VECTOR, O_BUFFER, O_EXPLAIN,
-       O_INTERVAL, O_TOP, O_TOP_EXITS, O_SORT, O_COLOR, O_GUEST_KALLSYMS, O_SVG, O_PERFETTO };
+       O_INTERVAL, O_TOP, O_TOP_EXITS, O_SORT, O_COLOR, O_GUEST_KALLSYMS, O_SVG, O_PERFETTO,
+       O_GUEST, O_GUEST_OFFSET };
+
+/* --guest FILE[=VM]: a FILE that exists as given keeps any '=' it holds. */
+static int parse_guest(struct analyze_opts *o, const char *arg)
+{
+	const char *eq = strrchr(arg, '=');
+	struct guest_spec *g;
+	struct stat st;
+
+	if (!*arg || (eq && (eq == arg || !eq[1]) && stat(arg, &st)))
+		return -1;
+	o->guests = xrealloc(o->guests, (o->nguests + 1) * sizeof(*o->guests));
+	g = &o->guests[o->nguests++];
+	memset(g, 0, sizeof(*g));
+	if (!eq || !stat(arg, &st)) {
+		g->path = xstrdup(arg);
+		return 0;
+	}
+	g->path = xstrdup(arg);
+	((char *)g->path)[eq - arg] = '\0';
+	g->vm = xstrdup(eq + 1);
+	return 0;
+}
+
+/* NS, -NS, +NS, or with a unit (3ms); "auto". */
+static int parse_offset(const char *arg, struct guest_spec *g)
+{
+	const char *p = arg + (*arg == '-' || *arg == '+');
+	uint64_t v;
+
+	if (!strcmp(arg, "auto")) {
+		g->offset_mode = GO_AUTO;
+		return 0;
+	}
+	if (!*p || (p[strspn(p, "0123456789")] ? parse_duration_ns(p, &v) : parse_u64(p, &v)) ||
+	    v > INT64_MAX)
+		return -1;
+	g->offset_mode = GO_VALUE;
+	g->offset = *arg == '-' ? -(int64_t)v : (int64_t)v;
+	return 0;
+}
+
+/* Each --guest gets its --guest-offset: one for all, or one each in order. */
+static int guest_offsets(struct analyze_opts *o)
+{
+	if (!o->ngoffsets)
+		return 0;
+	if (!o->nguests) {
+		vw_err("--guest-offset without --guest: it applies to guest traces");
+		return -1;
+	}
+	if (o->ngoffsets != 1 && o->ngoffsets != o->nguests) {
+		vw_err("%d --guest-offset for %d --guest: give one for all, or one per --guest",
+		       o->ngoffsets, o->nguests);
+		return -1;
+	}
+	for (int i = 0; i < o->nguests; i++) {
+		const char *arg = o->goffsets[o->ngoffsets == 1 ? 0 : i];
+
+		if (parse_offset(arg, &o->guests[i])) {
+			vw_err("invalid value '%s' for --guest-offset (nanoseconds, with an optional "
+			       "sign and unit, or auto)", arg);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static int parse_count(const char *arg, int *n)
 {
@@ -238,8 +317,16 @@ static int parse_one(struct analyze_opts *o, int c, const char *arg)
 	case 'q':
 		o->quiet = true;
 		return 0;
+	case 'j':
+		return parse_count(arg, &o->threads) || o->threads < 1 || o->threads > 2 ? -1 : 0;
 	case O_GUEST_KALLSYMS:
 		return set_once(&o->guest_kallsyms, arg, "guest-kallsyms") ? -2 : 0;
+	case O_GUEST:
+		return parse_guest(o, arg);
+	case O_GUEST_OFFSET:
+		o->goffsets = xrealloc(o->goffsets, (o->ngoffsets + 1) * sizeof(*o->goffsets));
+		o->goffsets[o->ngoffsets++] = arg;
+		return 0;
 	}
 	return -2;
 }
@@ -263,9 +350,12 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 		{ "sort", required_argument, NULL, O_SORT },
 		{ "color", required_argument, NULL, O_COLOR },
 		{ "guest-kallsyms", required_argument, NULL, O_GUEST_KALLSYMS },
+		{ "guest", required_argument, NULL, O_GUEST },
+		{ "guest-offset", required_argument, NULL, O_GUEST_OFFSET },
 		{ "svg", required_argument, NULL, O_SVG },
 		{ "perfetto", required_argument, NULL, O_PERFETTO },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -273,10 +363,11 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 
 	o->to = UINT64_MAX;
 	o->report.top = 5;
+	o->threads = 1;
 	o->report.top_exits = 10;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hqo:", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hqo:j:", lopts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return vw_opt_error("analyze", c, argv, lopts);
 		if (c == 'h') {
@@ -298,7 +389,7 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 		       argv[optind], argv[optind + 1], argc - optind > 2 ? ", ..." : "");
 		return EXIT_USAGE;
 	}
-	if (check_conflicts(o))
+	if (check_conflicts(o) || guest_offsets(o))
 		return EXIT_USAGE;
 	if (!o->color_set)
 		o->report.color = !o->out && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
@@ -310,6 +401,15 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 
 void analyze_opts_free(struct analyze_opts *o)
 {
+	for (int i = 0; i < o->nguests; i++) {
+		free((char *)o->guests[i].path);
+		free((char *)o->guests[i].vm);
+	}
+	free(o->guests);
+	free(o->goffsets);
+	o->guests = NULL;
+	o->goffsets = NULL;
+	o->nguests = o->ngoffsets = 0;
 	free(o->ovr);
 	free(o->vcpus);
 	o->ovr = NULL;

@@ -34,6 +34,11 @@ struct prec {
 struct pf_lane {
 	struct { uint64_t start, end; } pend[PENDING];
 	int npend;
+	struct pf_early {		/* waits that came before their idle period */
+		uint64_t start, end;
+		int reason, from, vector;
+	} early[PENDING];
+	int nearly;
 	int pid, tid, vm;		/* at the end; vm -1: not shown */
 	bool l2;
 	char name[64];
@@ -97,7 +102,16 @@ static void on_period(void *ctx, const struct vw_vcpu *v, enum vw_state s, uint6
 		put(p, i, PR_PERIOD, s, start, end, WR_NR, -1, -1);
 		return;
 	}
-	/* idle: held until its wait says what ended it */
+	/* idle: its wait, if that came first, or held until its wait says what ended it */
+	for (int k = 0; k < l->nearly; k++) {
+		struct pf_early *e = &l->early[k];
+
+		if (e->start < end && start < e->end) {
+			put(p, i, PR_PERIOD, VS_IDLE, start, end, e->reason, e->from, e->vector);
+			*e = l->early[--l->nearly];
+			return;
+		}
+	}
 	if (l->npend == PENDING) {
 		put(p, i, PR_PERIOD, VS_IDLE, l->pend[0].start, l->pend[0].end, WR_NR, -1, -1);
 		pend_drop(l, 0);
@@ -122,6 +136,11 @@ static void on_wait(void *ctx, const struct vw_vcpu *v, enum vw_reason r, uint64
 			return;
 		}
 	}
+	/* counted before the analyzer committed its idle period: held for it */
+	if (l->nearly == PENDING)
+		memmove(l->early, l->early + 1, --l->nearly * sizeof(l->early[0]));
+	l->early[l->nearly++] = (struct pf_early){ .start = start, .end = end, .reason = r,
+						   .from = fr, .vector = vector };
 }
 
 static void on_mark(void *ctx, const struct vw_vcpu *v, enum vw_mark m, uint64_t ts)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analyzer.h"
+#include "pictures.h"
 #include "pipe.h"
 #include "util.h"
 
@@ -25,6 +26,8 @@ struct batch {
 struct pipe {
 	struct tin *t;
 	struct analyzer *a;
+	struct progress *pg;
+	uint64_t nrec;			/* records read (the reader's) */
 	struct batch b[NBATCH];
 	unsigned long filled, used;	/* batches produced, consumed */
 	int ret;			/* the reader's last tin_next() result */
@@ -60,6 +63,7 @@ static int fill(struct pipe *p, struct batch *b)
 		used += r.size;
 		e = &b->ev[b->n++];
 		decode(p->a, &r, e);
+		progress_tick(p->pg, p->t, ++p->nrec);
 	}
 	return ret;
 }
@@ -95,7 +99,7 @@ static void *reader(void *arg)
 	}
 }
 
-int pipe_run(struct tin *t, struct analyzer *a)
+int pipe_run(struct tin *t, struct analyzer *a, struct progress *pg)
 {
 	struct pipe *p = xcalloc(1, sizeof(*p));
 	pthread_t th;
@@ -103,6 +107,7 @@ int pipe_run(struct tin *t, struct analyzer *a)
 
 	p->t = t;
 	p->a = a;
+	p->pg = pg;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	if (pthread_create(&th, NULL, reader, p)) {

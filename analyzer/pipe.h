@@ -4,8 +4,12 @@
 
 struct tin;
 struct analyzer;
+struct progress;
 
-/* Feed every record of @t to @a: 0 at the end, -1 on a read error, -2: no thread. */
-int pipe_run(struct tin *t, struct analyzer *a);
+/*
+ * Feed every record of @t to @a: 0 at the end, -1 on a read error, -2: no
+ * thread. The reading thread ticks @pg.
+ */
+int pipe_run(struct tin *t, struct analyzer *a, struct progress *pg);
 
 #endif

@@ -353,6 +353,84 @@ static void rip_table(const struct out *o, const struct vw_vm *vm)
 		res_symbolize ? "" : "; --guest-kallsyms names the addresses");
 }
 
+/* ---- guest tasks (README, Which guest program waited?) ---- */
+
+#define GUEST_ROWS	10
+
+static void guest_row(const struct out *o, const struct vw_guest_task *t, const char *label)
+{
+	char b[2][32], by[128] = "";
+	size_t n = 0;
+
+	for (int w = 0; w < WR_NR && n < sizeof(by); w++)
+		if (t->count[w])
+			n += snprintf(by + n, sizeof(by) - n, "%s%s %llu", n ? ", " : "",
+				      vw_reason_names[w], (unsigned long long)t->count[w]);
+	fprintf(o->f, "    %-26.26s %6llu %10s %10s %5llu %5llu %5llu %5llu %6llu  %s\n", label,
+		(unsigned long long)t->hist.count, dur(b[0], 32, t->hist.total),
+		dur(b[1], 32, hist_pct(&t->hist, 99)), (unsigned long long)t->state[GS_D],
+		(unsigned long long)t->state[GS_S], (unsigned long long)t->state[GS_R],
+		(unsigned long long)t->state[GS_OTHER], (unsigned long long)t->woken, by);
+}
+
+/* Per guest task: the waits it ran last before, and the wakes that made it runnable. */
+static void guest_table(const struct out *o, const struct vw_vm *vm)
+{
+	const struct vw_guest *g = vm->guest;
+	struct vw_guest_task rest = { .pid = 0 };
+	const struct vw_guest_task *unknown = NULL;
+	char label[64], off[128];
+	int nrest = 0;
+
+	if (!g)
+		return;
+	if (!strcmp(g->offset_from, "auto"))
+		snprintf(off, sizeof(off), "; offset %+lld ns, estimated (the evidence allows "
+			 "%+lld to %+lld)", (long long)g->offset_ns, (long long)g->window_lo,
+			 (long long)g->window_hi);
+	else if (!strcmp(g->offset_from, "option"))
+		snprintf(off, sizeof(off), "; offset %+lld ns", (long long)g->offset_ns);
+	else
+		off[0] = '\0';
+	fprintf(o->f, "\n    guest tasks of %s (clock: %s%s)\n", g->file,
+		g->time_shift ? "its TIME_SHIFT" : "as recorded", off);
+	fprintf(o->f, "    %-26s %6s %10s %10s %5s %5s %5s %5s %6s  %s\n",
+		"ran last before the halt", "waits", "total", "p99", "D", "S", "R", "other", "woken",
+		"by reason");
+	for (int i = 0; i < g->nr_tasks; i++) {
+		const struct vw_guest_task *t = &g->tasks[i];
+
+		if (t->pid < 0) {
+			unknown = t;	/* last, after the others */
+			continue;
+		}
+		if (i >= GUEST_ROWS) {
+			hist_merge(&rest.hist, &t->hist);
+			for (int w = 0; w < WR_NR; w++)
+				rest.count[w] += t->count[w];
+			for (int k = 0; k < GS_NR; k++)
+				rest.state[k] += t->state[k];
+			rest.woken += t->woken;
+			nrest++;
+			continue;
+		}
+		snprintf(label, sizeof(label), "%s-%d", t->comm, t->pid);
+		guest_row(o, t, label);
+	}
+	if (nrest) {
+		snprintf(label, sizeof(label), "others (%d tasks)", nrest);
+		guest_row(o, &rest, label);
+		hist_free(&rest.hist);
+	}
+	if (unknown)
+		guest_row(o, unknown, "<unknown>");
+	fprintf(o->f, "    (D, S, other: the state it blocked in before the vCPU halted; R: still "
+		"running; woken: waits whose wake made it runnable)\n");
+	if (g->inconsistent)
+		fprintf(o->f, "    (%llu waits had guest events inside the halt: no guest task)\n",
+			(unsigned long long)g->inconsistent);
+}
+
 /* ---- preemption ---- */
 
 static void preempt_table(const struct out *o, const struct vw_vcpu *v)
@@ -492,6 +570,7 @@ void report_text(const struct vw_result *r, const struct report_opts *opts, FILE
 		vm_title(&o, vm);
 		state_table(&o, vm, tot);
 		wait_table(&o, vm, tot);
+		guest_table(&o, vm);
 		exit_table(&o, tot);
 		rip_table(&o, vm);
 		preempt_table(&o, tot);

@@ -39,6 +39,12 @@ struct vw_sink {
 	 */
 	void (*exit)(void *ctx, const struct vw_vcpu *lane, uint32_t isa, uint32_t code,
 		     const char *reason, uint64_t end, uint64_t ns, bool open);
+	/*
+	 * The same wait unclipped, [start, end), and whether it is counted (it
+	 * ends inside the window); also for the waits outside it (guest join).
+	 */
+	void (*wait_whole)(void *ctx, const struct vw_vcpu *lane, enum vw_reason r,
+			   uint64_t start, uint64_t end, bool counted);
 	/* preemption of @lane by task @tid (0: the idle task, -1: unknown), settled at @ts */
 	void (*credit)(void *ctx, const struct vw_vcpu *lane, int tid, uint64_t ns, uint64_t ts);
 	/* lost events or a gap on @lane at @ts: what follows is unknown */

@@ -53,6 +53,8 @@ struct svg_seg {
 
 #define SVG_MARKS	8
 
+#define SVG_EARLY	4
+
 struct svg_lane {
 	const struct vw_vcpu *key;
 	int shift;
@@ -63,6 +65,14 @@ struct svg_lane {
 	int nseg, segcap;
 	uint64_t marks[SVG_MARKS];	/* losses and gaps not yet matched to an unknown period */
 	int nmarks;
+	uint64_t idle_end;		/* end of the latest idle period drawn */
+	struct svg_early {		/* waits that came before their idle period */
+		uint64_t start, end;
+		const struct vw_vcpu *from;
+		int16_t vector;
+		uint8_t cls;
+	} early[SVG_EARLY];
+	int nearly;
 };
 
 #define SVG_CACHE	16

@@ -164,6 +164,8 @@ static bool lost(struct svg_lane *l, uint64_t start, uint64_t end)
 	return false;
 }
 
+static void early_apply(struct svg_lane *l, uint64_t start, uint64_t end);
+
 static void on_period(void *ctx, const struct vw_vcpu *v, enum vw_state st,
 		      uint64_t start, uint64_t end)
 {
@@ -186,6 +188,11 @@ static void on_period(void *ctx, const struct vw_vcpu *v, enum vw_state st,
 		seg_add(l, c, start, end);
 	else
 		buckets_add(l, c, start, end);
+	if (st == VS_IDLE) {
+		l->idle_end = MAX(l->idle_end, end);
+		if (l->nearly)
+			early_apply(l, start, end);
+	}
 }
 
 /* Move the idle time of [start, end) in the buckets to the wait's class. */
@@ -206,17 +213,12 @@ static void buckets_reason(struct svg_lane *l, int c, uint64_t start, uint64_t e
 	}
 }
 
-static void on_wait(void *ctx, const struct vw_vcpu *v, enum vw_reason r, uint64_t start,
-		    uint64_t end, const struct vw_vcpu *from, int vector)
+/* Colour the idle time of [start, end) by the wait's class @c; note an IPI. */
+static void wait_apply(struct svg_lane *l, int c, uint64_t start, uint64_t end,
+		       const struct vw_vcpu *from, int vector)
 {
-	struct svg_lane *l;
 	struct svg_bucket *b;
-	int c = SC_WAIT + ((unsigned int)r < WR_NR ? (int)r : WR_UNKNOWN);
 
-	if (end <= start)
-		return;
-	l = lane_of(ctx, v);
-	cover(l, start, end);
 	for (int i = l->nseg - 1; i >= 0 && i >= l->nseg - 8; i--) {
 		struct svg_seg *g = &l->seg[i];
 
@@ -237,6 +239,45 @@ ipi:
 		b->ipi_from = from;
 	}
 	b->nipi++;
+}
+
+/* The idle period [start, end) arrived: the waits that came before it. */
+static void early_apply(struct svg_lane *l, uint64_t start, uint64_t end)
+{
+	for (int i = 0; i < l->nearly; i++) {
+		struct svg_early *e = &l->early[i];
+
+		if (e->start < end && start < e->end) {
+			wait_apply(l, e->cls, e->start, e->end, e->from, e->vector);
+			*e = l->early[--l->nearly];
+			return;
+		}
+	}
+}
+
+/*
+ * A wait ends the idle period it overlaps. The analyzer may count a wait
+ * before it commits that period (a halt that ends at the next entry): such a
+ * wait is held until the period comes.
+ */
+static void on_wait(void *ctx, const struct vw_vcpu *v, enum vw_reason r, uint64_t start,
+		    uint64_t end, const struct vw_vcpu *from, int vector)
+{
+	struct svg_lane *l;
+	int c = SC_WAIT + ((unsigned int)r < WR_NR ? (int)r : WR_UNKNOWN);
+
+	if (end <= start)
+		return;
+	l = lane_of(ctx, v);
+	cover(l, start, end);
+	if (end > l->idle_end) {
+		if (l->nearly == SVG_EARLY)
+			memmove(l->early, l->early + 1, --l->nearly * sizeof(l->early[0]));
+		l->early[l->nearly++] = (struct svg_early){ .start = start, .end = end,
+			.from = from, .vector = (int16_t)vector, .cls = (uint8_t)c };
+		return;
+	}
+	wait_apply(l, c, start, end, from, vector);
 }
 
 static void on_mark(void *ctx, const struct vw_vcpu *v, enum vw_mark m, uint64_t ts)

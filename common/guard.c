@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,10 +27,16 @@ void guard_progress(long v)
 	(void)n;
 }
 
+static pid_t parent_pid;
+
 static void __attribute__((noreturn)) child(int (*fn)(void *), void *arg, int wfd)
 {
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
+	/* never outlive the parent, which alone would kill a hung child */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent_pid)
+		_exit(1);
 	if (null >= 0 && !getenv("VMWAIT_GUARD_STDERR"))
 		dup2(null, STDERR_FILENO);
 	progress_fd = wfd;
@@ -95,6 +102,7 @@ int guard_run_seen(int (*fn)(void *arg), void *arg, unsigned int timeout_s,
 	if (pipe2(pfd, O_CLOEXEC))
 		return -1;
 	fflush(NULL);
+	parent_pid = getpid();
 	pid = fork();
 	if (pid < 0) {
 		close(pfd[0]);

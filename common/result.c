@@ -572,6 +572,7 @@ void res_vm_free(struct vw_vm *vm)
 		free(vm->nested[j].id);
 	}
 	free(vm->nested);
+	res_guest_free(vm->guest);
 	free(vm->vcpus);
 	free(vm->name);
 	free(vm->grouped_by);

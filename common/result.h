@@ -184,6 +184,46 @@ struct vw_nested {
 	int nr_vcpus;
 };
 
+/*
+ * Guest tasks, when a guest trace is joined to the host's (README "Which
+ * guest program waited?"): per guest task, the waits it ran last before
+ * (by the host's reason) and the state it was left in, and how many wakes
+ * made it runnable. pid -1 ("<unknown>"): waits no guest task is known for.
+ */
+enum vw_gstate { GS_D, GS_S, GS_R, GS_OTHER, GS_NR };
+extern const char *const vw_gstate_names[GS_NR];	/* "D", "S", "R", "other" */
+/* The state letter of a sched_switch prev_state (D, S, R or other). */
+enum vw_gstate vw_gstate_of(uint64_t prev_state);
+
+struct vw_guest_task {
+	int pid;
+	char comm[32];
+	struct vw_hist hist;		/* the waits it ran last before */
+	uint64_t count[WR_NR], total[WR_NR];	/* the same, by reason */
+	uint64_t state[GS_NR];		/* the state it was in when the vCPU halted */
+	uint64_t woken;			/* waits whose wake made it runnable */
+};
+
+struct vw_guest {
+	char *file;			/* the guest trace, as named */
+	bool time_shift;		/* its clock mapped by its TIME_SHIFT option */
+	int64_t offset_ns;		/* added to its (mapped) timestamps */
+	const char *offset_from;	/* "none", "option", "auto" */
+	int64_t window_lo, window_hi;	/* auto: the offsets the evidence allows */
+	uint64_t inconsistent;		/* waits with guest events inside the halt */
+	struct vw_guest_task *tasks;
+	int nr_tasks, cap_tasks;
+};
+
+/* The task (@pid, @comm) of @g, added on first use; pid -1 is "<unknown>". */
+int res_guest_task(struct vw_guest *g, int pid, const char *comm);
+/* A wait of @ns, reason @r, that task @ti (index) ran last before, in state @st (GS_NR: none). */
+void res_guest_wait(struct vw_guest *g, int ti, enum vw_gstate st, enum vw_reason r,
+		    uint64_t ns);
+/* Tasks by total wait time (then pid, comm), "<unknown>" last. */
+void res_guest_finish(struct vw_guest *g);
+void res_guest_free(struct vw_guest *g);
+
 struct vw_vm {
 	int pid;		/* VMM tgid, or -1 when unknown */
 	char *name;
@@ -193,6 +233,7 @@ struct vw_vm {
 	int nr_vcpus;
 	struct vw_nested *nested;
 	int nr_nested;
+	struct vw_guest *guest;	/* a guest trace joined to it, or NULL */
 };
 
 /* What the trace recorded, and what that lets the analysis tell (README). */

@@ -179,6 +179,41 @@ static void json_vcpu(FILE *f, const struct vw_vcpu *v)
 	fputc('}', f);
 }
 
+/* The guest trace joined to a VM and its tasks (README, JSON output). */
+static void json_guest(FILE *f, const struct vw_guest *g)
+{
+	fprintf(f, ",\n   \"guest\":{\"file\":");
+	json_str(f, g->file);
+	fprintf(f, ",\"clock\":\"%s\",\"offset_ns\":%lld,\"offset_from\":\"%s\","
+		"\"offset_window_ns\":", g->time_shift ? "time_shift" : "raw",
+		(long long)g->offset_ns, g->offset_from);
+	if (!strcmp(g->offset_from, "auto"))
+		fprintf(f, "[%lld,%lld]", (long long)g->window_lo, (long long)g->window_hi);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"inconsistent_waits\":%llu},\n   \"guest_tasks\":[",
+		(unsigned long long)g->inconsistent);
+	for (int i = 0; i < g->nr_tasks; i++) {
+		const struct vw_guest_task *t = &g->tasks[i];
+
+		fprintf(f, "%s{\"comm\":", i ? ",\n    " : "\n    ");
+		json_str(f, t->comm);
+		fprintf(f, ",\"pid\":%d,\"waits\":", t->pid);
+		json_stats(f, &t->hist);
+		fprintf(f, ",\"by_reason\":{");
+		for (int w = 0; w < WR_NR; w++)
+			fprintf(f, "%s\"%s\":{\"count\":%llu,\"total_ns\":%llu}", w ? "," : "",
+				vw_reason_names[w], (unsigned long long)t->count[w],
+				(unsigned long long)t->total[w]);
+		fprintf(f, "},\"state\":{");
+		for (int k = 0; k < GS_NR; k++)
+			fprintf(f, "%s\"%s\":%llu", k ? "," : "", vw_gstate_names[k],
+				(unsigned long long)t->state[k]);
+		fprintf(f, "},\"woken\":%llu}", (unsigned long long)t->woken);
+	}
+	fputc(']', f);
+}
+
 void res_write_json_vm(const struct vw_vm *vm, FILE *f)
 {
 	struct vw_vcpu *tot = res_vm_totals(vm);
@@ -207,7 +242,10 @@ void res_write_json_vm(const struct vw_vm *vm, FILE *f)
 		}
 		fprintf(f, "]}");
 	}
-	fprintf(f, "]}");
+	fprintf(f, "]");
+	if (vm->guest)
+		json_guest(f, vm->guest);
+	fprintf(f, "}");
 	res_vcpu_free(tot);
 }
 

@@ -87,6 +87,12 @@ int tdat_add_cpustat(struct tdat_writer *w, unsigned int cpu, const char *stats)
 /* trace-cmd's GUEST option: guest name, trace id, vCPU -> host task pid. */
 int tdat_add_guest(struct tdat_writer *w, const char *name, uint64_t trace_id,
 		   unsigned int nvcpus, const int *vcpu_pids);
+/*
+ * Any other option, written as given (@data in the file's byte order): e.g.
+ * TRACEID (11) and TIME_SHIFT (12) of trace-cmd's host-guest recordings.
+ * Not the options the writer itself writes (BUFFER, CPUCOUNT, sections).
+ */
+int tdat_add_option(struct tdat_writer *w, uint16_t id, const void *data, size_t len);
 
 /*
  * Put the per-CPU data in anonymous files in @dir instead of the work

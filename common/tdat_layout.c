@@ -274,6 +274,8 @@ static int put_common_options(struct tbuf *tb, const struct tdat_writer *w)
 			put_option_str(tb, OPT_CPUSTAT, w->cpu[i].stats);
 	for (unsigned int i = 0; i < w->nr_guests; i++)
 		put_option(tb, OPT_GUEST, w->guests[i].p, (uint32_t)w->guests[i].len);
+	for (unsigned int i = 0; i < w->nr_raw; i++)
+		put_option(tb, w->raw_id[i], w->raw[i].p, (uint32_t)w->raw[i].len);
 	free(uname);
 	return 0;
 }
@@ -562,6 +564,8 @@ uint64_t tail_estimate(const struct tdat_writer *w)
 	n += w->cmdlines.len + (w->uname ? strlen(w->uname) : 0);
 	for (unsigned int i = 0; i < w->nr_guests; i++)
 		n += w->guests[i].len + 8;
+	for (unsigned int i = 0; i < w->nr_raw; i++)
+		n += w->raw[i].len + 8;
 	for (unsigned int i = 0; i < w->opts.ncpus; i++)
 		n += 32 + (w->cpu[i].stats ? strlen(w->cpu[i].stats) + 16 : 0);
 	return n;

@@ -213,6 +213,27 @@ int reserve_tail(struct tdat_writer *w, uint64_t extra)
 	return 0;
 }
 
+/* One tdat_add_option() option, kept for the tail. */
+static int raw_add(struct tdat_writer *w, uint16_t id, const void *data, size_t len)
+{
+	struct blob *b = realloc(w->raw, (w->nr_raw + 1) * sizeof(*b));
+	uint16_t *ids;
+
+	if (b)
+		w->raw = b;
+	ids = b ? realloc(w->raw_id, (w->nr_raw + 1) * sizeof(*ids)) : NULL;
+	if (!ids) {
+		errno = ENOMEM;
+		return -1;
+	}
+	w->raw_id = ids;
+	memset(&b[w->nr_raw], 0, sizeof(*b));
+	if (blob_set(&b[w->nr_raw], data, len))
+		return -1;
+	ids[w->nr_raw++] = id;
+	return 0;
+}
+
 /*
  * Apply one record of the log to @w (a setter, or recovery replaying the
  * log). EPROTO if it makes no sense.
@@ -262,6 +283,8 @@ int apply_record(struct tdat_writer *w, uint32_t type, uint32_t arg, const char 
 			return -1;
 		w->nr_guests++;
 		return 0;
+	case LOG_RAWOPT:
+		return raw_add(w, (uint16_t)arg, data, len);
 	default:
 		return apply_progress(w, type, arg, data, len);
 	}
@@ -364,6 +387,17 @@ int tdat_add_guest(struct tdat_writer *w, const char *name, uint64_t trace_id,
 	ret = tail_set(w, LOG_GUEST, 0, tb.p, tb.len);
 	tb_free(&tb);
 	return ret;
+}
+
+int tdat_add_option(struct tdat_writer *w, uint16_t id, const void *data, size_t len)
+{
+	/* not the options the writer makes itself: BUFFER, CPUCOUNT, sections */
+	if (!w || !id || id == 3 || id == 8 || id >= 15 || len > UINT32_MAX / 2 ||
+	    (len && !data)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return tail_set(w, LOG_RAWOPT, id, len ? data : "", len);
 }
 
 int tdat_set_tmpdir(struct tdat_writer *w, const char *dir)

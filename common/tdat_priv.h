@@ -40,6 +40,7 @@ enum {
 	LOG_ASSEMBLE,		/* data: struct tdat_asm, per-CPU layout, tail bytes */
 	LOG_COPIED,		/* arg: cpu; data: u64 bytes copied, u32 chunks copied */
 	LOG_DONE,		/* the output is complete */
+	LOG_RAWOPT,		/* arg: option id; data: tdat_add_option()'s payload */
 };
 
 /* A growable byte buffer whose allocation failure is sticky. */
@@ -138,6 +139,9 @@ struct tdat_writer {
 	char *clock;		/* the selected clock's name */
 	struct blob *guests;	/* encoded GUEST options */
 	unsigned int nr_guests;
+	struct blob *raw;	/* tdat_add_option()'s options */
+	uint16_t *raw_id;
+	unsigned int nr_raw;
 	/* compression of chunks */
 	ZSTD_CCtx *zctx;
 	char *zbuf;

@@ -432,6 +432,10 @@ void writer_free(struct tdat_writer *w)
 	free_head_blobs(w);
 	for (unsigned int i = 0; i < w->nr_guests; i++)
 		free(w->guests[i].p);
+	for (unsigned int i = 0; i < w->nr_raw; i++)
+		free(w->raw[i].p);
+	free(w->raw);
+	free(w->raw_id);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->wfd >= 0)

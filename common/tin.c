@@ -105,7 +105,7 @@ static inline bool before(const struct tin_hent *a, const struct tin_hent *b)
 }
 
 /* Restore the heap below @i after its key grew (or was replaced). */
-static void sift_down(struct tin *t, int i)
+void tin_sift_down(struct tin *t, int i)
 {
 	struct tin_hent *h = t->heap, x = h[i];
 	int n = t->nheap;
@@ -145,13 +145,14 @@ static int cmp_sec(const void *a, const void *b)
 }
 
 /* Streams over the CPUs of buffer @bi, not started. */
-static int streams_init(struct tin *t, int bi)
+int tin_streams_init(struct tin *t, int bi)
 {
 	struct tin_buffer *b = &t->m.buffers[bi];
 
 	streams_free(t);
 	t->m.selected = bi;
-	qsort(b->secs, b->ncpus, sizeof(*b->secs), cmp_sec);
+	if (b->ncpus)
+		qsort(b->secs, b->ncpus, sizeof(*b->secs), cmp_sec);
 	t->st = xcalloc(b->ncpus ? b->ncpus : 1, sizeof(*t->st));
 	t->heap = xcalloc(b->ncpus ? b->ncpus : 1, sizeof(*t->heap));
 	t->total_bytes = t->done_bytes = 0;
@@ -180,7 +181,7 @@ static int start(struct tin *t)
 								 .idx = (uint32_t)i };
 	}
 	for (int i = t->nheap / 2 - 1; i >= 0; i--)
-		sift_down(t, i);
+		tin_sift_down(t, i);
 	return 0;
 }
 
@@ -195,7 +196,7 @@ static void sift_up(struct tin *t, int i)
 	h[i] = x;
 }
 
-static void heap_add(struct tin *t, int idx)
+void tin_heap_add(struct tin *t, int idx)
 {
 	t->heap[t->nheap] = (struct tin_hent){ .ts = t->st[idx].ts,
 					       .cpu = (uint32_t)t->st[idx].cpu,
@@ -232,7 +233,7 @@ static int advance_top(struct tin *t)
 		}
 	}
 	if (t->nheap > 1)
-		sift_down(t, 0);
+		tin_sift_down(t, 0);
 	return 0;
 }
 
@@ -257,224 +258,13 @@ int tin_next(struct tin *t, struct tin_rec *r)
 	return 1;
 }
 
-/* Live: advance the stream returned last; a stream that runs dry waits for pages. */
-static int live_advance(struct tin *t)
-{
-	struct tin_stream *s;
-	int idx;
-
-	if (!t->returned || !t->nheap)
-		return 0;
-	t->returned = false;
-	idx = (int)t->heap[0].idx;
-	s = &t->st[idx];
-	switch (tin_stream_next(t, s)) {
-	case 1:
-		t->heap[0].ts = s->ts;
-		break;
-	case 0:
-		t->heap[0] = t->heap[--t->nheap];
-		if (!s->done)
-			t->starved[t->nstarved++] = idx;
-		break;
-	default:
-		return -1;
-	}
-	if (t->nheap > 1)
-		sift_down(t, 0);
-	return 0;
-}
-
-int tin_next_until(struct tin *t, struct tin_rec *r, uint64_t limit)
-{
-	struct tin_stream *s;
-
-	if (live_advance(t))
-		return -1;
-	for (int i = 0; i < t->nstarved; i++) {
-		int idx = t->starved[i], got = tin_stream_next(t, &t->st[idx]);
-
-		if (got < 0)
-			return -1;
-		if (!got && !t->st[idx].done)
-			continue;
-		t->starved[i--] = t->starved[--t->nstarved];
-		if (got)
-			heap_add(t, idx);
-	}
-	if (!t->nheap || t->heap[0].ts > limit)
-		return 0;
-	s = &t->st[t->heap[0].idx];
-	r->ts = s->ts;
-	r->data = s->data;
-	r->size = s->dsize;
-	r->cpu = s->cpu;
-	r->missed = s->missed;
-	t->returned = true;
-	return 1;
-}
-
-/*
- * Replay (vmwait top --replay): the raw pages of the selected buffer in the
- * order of their first timestamp. Once a page starting at T is handed out,
- * every event before T is in pages handed out before: *@limit = T - 1 (in
- * the file's time) is what a live reader would know at that moment.
- */
-int tin_replay_page(struct tin *t, int *cpu, const void **page, uint64_t *limit)
-{
-	int best = -1;
-	uint64_t best_ts = 0;
-
-	for (int i = 0; i < t->nst; i++) {
-		struct tin_stream *s = &t->st[i];
-		const uint8_t *p;
-		uint64_t ts;
-
-		if (!s->rp_page) {
-			int r = tin_stream_raw_page(t, s, &p);
-
-			if (r < 0)
-				return -1;
-			if (!r)
-				continue;
-			s->rp_page = p;
-		}
-		ts = tin_u64(t, s->rp_page);
-		if (best < 0 || ts < best_ts) {
-			best = i;
-			best_ts = ts;
-		}
-	}
-	if (best < 0)
-		return 0;
-	*cpu = t->st[best].cpu;
-	*page = t->st[best].rp_page;
-	t->st[best].rp_page = NULL;
-	best_ts = tin_ts_calc(t, best_ts, t->st[best].cpu);
-	*limit = best_ts ? best_ts - 1 : 0;
-	return 1;
-}
-
-/* A live reader's metadata equal to the file's (for a replay). */
-void tin_live_meta_of(const struct tin *t, struct tin_live_meta *lm)
-{
-	memset(lm, 0, sizeof(*lm));
-	lm->header_page = (const char *)t->header_page.buf;
-	lm->header_page_len = t->header_page.len;
-	lm->formats = xcalloc(t->nfmts ? t->nfmts : 1, sizeof(*lm->formats));
-	for (int i = 0; i < t->nfmts; i++) {
-		lm->formats[i].system = t->fmts[i].system;
-		lm->formats[i].text = (const char *)t->fmts[i].b.buf;
-		lm->formats[i].len = t->fmts[i].b.len;
-	}
-	lm->nformats = t->nfmts;
-	lm->kallsyms = (const char *)t->kallsyms.buf;
-	lm->cmdlines = (const char *)t->cmdlines.buf;
-	lm->ncpus = t->m.cpus;
-	for (int i = 0; i < t->nst; i++)
-		lm->ncpus = MAX(lm->ncpus, t->st[i].cpu + 1);
-	lm->page_size = t->m.buffers[t->m.selected].page_size;
-	lm->long_size = t->kb_lsize == KBUFFER_LSIZE_8 ? 8 : 4;
-}
-
-int tin_push(struct tin *t, int cpu, const void *page)
-{
-	for (int i = 0; i < t->nst; i++)
-		if (t->st[i].cpu == cpu)
-			return tin_stream_push(t, &t->st[i], page, t->m.buffers[0].page_size);
-	return tin_fail(t, "no CPU %d in this trace", cpu);
-}
-
-void tin_live_end(struct tin *t)
-{
-	for (int i = 0; i < t->nst; i++)
-		t->st[i].done = true;
-}
-
-/* @len bytes (NULs too: a replayed file's text may hold some) and a NUL after. */
-static uint8_t *bytes_dup(const char *p, size_t len)
-{
-	uint8_t *b = xmalloc(len + 1);
-
-	memcpy(b, p, len);
-	b[len] = '\0';
-	return b;
-}
-
-/* The metadata of a live trace, as if read from a file. */
-static void live_meta(struct tin *t, const struct tin_live_meta *lm)
-{
-	struct tin_buffer *b;
-
-	t->m.version = 7;
-	snprintf(t->m.compression, sizeof(t->m.compression), "none");
-	t->m.big_endian = __BYTE_ORDER == __BIG_ENDIAN;
-	t->m.long_size = lm->long_size;
-	t->m.page_size = lm->page_size;
-	t->m.cpus = lm->ncpus;
-	t->m.buffers = xcalloc(1, sizeof(*t->m.buffers));
-	t->m.nbuffers = 1;
-	b = &t->m.buffers[0];
-	b->name = xstrdup("");
-	b->page_size = lm->page_size;
-	b->ncpus = lm->ncpus;
-	b->secs = xcalloc(lm->ncpus ? lm->ncpus : 1, sizeof(*b->secs));
-	for (int i = 0; i < lm->ncpus; i++)
-		b->secs[i].cpu = (uint32_t)i;
-	t->header_page.buf = bytes_dup(lm->header_page, lm->header_page_len);
-	t->header_page.len = lm->header_page_len;
-	t->fmts = xcalloc(lm->nformats ? lm->nformats : 1, sizeof(*t->fmts));
-	for (int i = 0; i < lm->nformats; i++) {
-		t->fmts[i].system = xstrdup(lm->formats[i].system);
-		t->fmts[i].b.buf = bytes_dup(lm->formats[i].text, lm->formats[i].len);
-		t->fmts[i].b.len = lm->formats[i].len;
-	}
-	t->nfmts = lm->nformats;
-	if (lm->kallsyms) {
-		t->kallsyms.buf = (uint8_t *)xstrdup(lm->kallsyms);
-		t->kallsyms.len = strlen(lm->kallsyms);
-	}
-	if (lm->cmdlines) {
-		t->cmdlines.buf = (uint8_t *)xstrdup(lm->cmdlines);
-		t->cmdlines.len = strlen(lm->cmdlines);
-	}
-}
-
-struct tin *tin_new_live(const struct tin_live_meta *lm, const struct tin_opts *opts,
-			 char *err, size_t errlen)
-{
-	struct tin *t = xcalloc(1, sizeof(*t));
-
-	t->path = xstrdup("live");
-	t->fd = -1;
-	t->live = true;
-	if (opts)
-		t->opts = *opts;
-	t->opts.buffer = NULL;
-	live_meta(t, lm);
-	if (tin_build_tep(t) || streams_init(t, 0))
-		goto fail;
-	t->starved = xcalloc(t->nst ? t->nst : 1, sizeof(int));
-	for (int i = 0; i < t->nst; i++) {
-		t->st[i].live = true;
-		t->st[i].done = false;
-		t->starved[t->nstarved++] = i;
-	}
-	t->m.in_usecs = true;
-	return t;
-fail:
-	snprintf(err, errlen, "%s", t->err[0] ? t->err : "cannot set up the live reader");
-	tin_close(t);
-	return NULL;
-}
-
 int tin_bounds(struct tin *t, uint64_t *start, uint64_t *end)
 {
 	int sel = t->m.selected;
 
 	*start = UINT64_MAX;
 	*end = 0;
-	if (streams_init(t, sel))
+	if (tin_streams_init(t, sel))
 		return -1;
 	for (int i = 0; i < t->nst; i++) {
 		struct tin_stream *s = &t->st[i];
@@ -484,7 +274,7 @@ int tin_bounds(struct tin *t, uint64_t *start, uint64_t *end)
 			*end = MAX(*end, s->ts);
 		}
 	}
-	if (streams_init(t, sel))
+	if (tin_streams_init(t, sel))
 		return -1;
 	for (int i = 0; i < t->nst; i++) {
 		uint64_t last = tin_stream_last_ts(t, &t->st[i]);
@@ -494,14 +284,14 @@ int tin_bounds(struct tin *t, uint64_t *start, uint64_t *end)
 	t->err[0] = '\0';
 	t->corrupt = 0;
 	t->corrupt_first[0] = '\0';
-	return streams_init(t, sel);
+	return tin_streams_init(t, sel);
 }
 
 int tin_rewind(struct tin *t)
 {
 	t->corrupt = 0;
 	t->corrupt_first[0] = '\0';
-	return streams_init(t, t->m.selected);
+	return tin_streams_init(t, t->m.selected);
 }
 
 /* How much of what vmwait follows buffer @bi holds: kvm events among its first ones. */
@@ -514,7 +304,7 @@ static long buffer_score(struct tin *t, int bi)
 	for (int i = 0; i < t->m.nformats; i++)
 		if (!strcmp(t->m.formats[i].system, "kvm"))
 			kvm_id[t->m.formats[i].id / 8] |= 1 << (t->m.formats[i].id % 8);
-	if (streams_init(t, bi))
+	if (tin_streams_init(t, bi))
 		return -1;
 	while (n < SCORE_EVENTS && tin_next(t, &r) > 0) {
 		const uint8_t *d = r.data;
@@ -552,7 +342,7 @@ static int select_buffer(struct tin *t)
 	if (want) {
 		for (int i = 0; i < t->m.nbuffers; i++)
 			if (!strcmp(t->m.buffers[i].name, want))
-				return streams_init(t, i);
+				return tin_streams_init(t, i);
 		buffer_names(t, names, sizeof(names));
 		return tin_fail(t, "no buffer named '%s' in this trace (buffers: %s)", want, names);
 	}
@@ -565,7 +355,7 @@ static int select_buffer(struct tin *t)
 			}
 		}
 	}
-	return streams_init(t, best);
+	return tin_streams_init(t, best);
 }
 
 static bool clock_in_ns(const char *clock)

@@ -84,6 +84,10 @@ struct tin_meta {
 	int64_t ts_offset;		/* DATE (us -> ns) and OFFSET, summed */
 	uint32_t tsc_mult, tsc_shift;	/* TSC2NSEC */
 	bool time_shift;		/* a TIME_SHIFT option (guest file) */
+	/* trace-cmd -A: this recording's TRACEID; a guest file's TIME_SHIFT names its host's */
+	bool has_trace_id;
+	uint64_t trace_id;
+	uint64_t peer_trace_id;		/* valid when time_shift */
 	/* event formats present in the file (every one, parsed or not) */
 	struct tin_format {
 		char *system, *name;

@@ -509,12 +509,11 @@ int tin_stream_raw_page(struct tin *t, struct tin_stream *s, const uint8_t **pag
 	return 1;
 }
 
-/* The first event of the next page with one (the current page has no more). */
-int tin_stream_next_page(struct tin *t, struct tin_stream *s)
+/* The stream's current event: @d, or the first of the next page with one. */
+static inline int stream_read(struct tin *t, struct tin_stream *s, void *d,
+			      unsigned long long ts)
 {
 	uint32_t psz = t->m.buffers[t->m.selected].page_size;
-	unsigned long long ts;
-	void *d = NULL;
 
 	while (!d) {
 		int r = next_page(t, s, psz);
@@ -531,25 +530,18 @@ int tin_stream_next_page(struct tin *t, struct tin_stream *s)
 	return 1;
 }
 
+/* The first event of the next page with one (the current page has no more). */
+int tin_stream_next_page(struct tin *t, struct tin_stream *s)
+{
+	return stream_read(t, s, NULL, 0);
+}
+
 int tin_stream_next(struct tin *t, struct tin_stream *s)
 {
-	uint32_t psz = t->m.buffers[t->m.selected].page_size;
-	unsigned long long ts;
+	unsigned long long ts = 0;
 	void *d = NULL;
 
 	if (s->loaded)
 		d = kbuffer_next_event(s->kb, &ts);
-	while (!d) {
-		int r = next_page(t, s, psz);
-
-		if (r <= 0)
-			return r;
-		d = kbuffer_read_event(s->kb, &ts);
-	}
-	s->data = d;
-	s->dsize = (uint32_t)kbuffer_event_size(s->kb);
-	s->ts = t->tshift || t->m.tsc_mult || t->m.ts_offset ? tin_ts_calc(t, ts, s->cpu) : ts;
-	s->missed = s->pending_missed;
-	s->pending_missed = 0;
-	return 1;
+	return stream_read(t, s, d, ts);
 }

@@ -118,6 +118,11 @@ int tin_parse_option(struct tin *t, uint16_t id, const uint8_t *d, uint32_t size
 /* tin_tep.c: libtraceevent's handle from the metadata */
 int tin_build_tep(struct tin *t);
 
+/* tin.c: the streams of a buffer and their merge (a min-heap by time, then CPU) */
+int tin_streams_init(struct tin *t, int bi);
+void tin_sift_down(struct tin *t, int i);
+void tin_heap_add(struct tin *t, int idx);
+
 /* tin_cpu.c: per-CPU streams */
 int tin_stream_push(struct tin *t, struct tin_stream *s, const void *page, uint32_t psz);
 int tin_stream_raw_page(struct tin *t, struct tin_stream *s, const uint8_t **page);

@@ -161,6 +161,7 @@ static int opt_time_shift(struct od *o)
 		return 0;	/* libtracecmd ignores a short one too */
 	if (od_u64(o, &id) || od_u32(o, &flags) || od_u32(o, &ncpu))
 		return -1;
+	t->m.peer_trace_id = id;
 	if (ncpu > MAX_CPUS || t->tshift)
 		return tin_fail(t, "corrupt: TIME_SHIFT option at offset %llu (%u CPUs)",
 				(unsigned long long)o->off, ncpu);
@@ -278,6 +279,12 @@ int tin_parse_option(struct tin *t, uint16_t id, const uint8_t *d, uint32_t size
 	case OPT_GUEST:
 		o.what = "GUEST";
 		return opt_guest(&o);
+	case OPT_TRACEID:
+		if (size < 8)
+			return 0;	/* libtracecmd ignores a short one */
+		t->m.trace_id = tin_u64(t, d);
+		t->m.has_trace_id = true;
+		return 0;
 	case OPT_TIME_SHIFT:
 		o.what = "TIME_SHIFT";
 		return opt_time_shift(&o);

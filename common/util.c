@@ -22,11 +22,33 @@ void vw_set_cmd(const char *cmd)
 	cmd_name = cmd;
 }
 
+/*
+ * Make @s one printable line: messages quote names and strings read from
+ * files, which may hold anything. Control characters (C0, DEL, and C1 or
+ * U+2028/U+2029 as UTF-8) become '?'; other bytes stay (paths may be UTF-8).
+ */
+void str_one_line(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+
+	for (; *u; u++) {
+		if (*u < 0x20 || *u == 0x7f)
+			*u = '?';
+		else if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+			u[0] = u[1] = '?';
+		else if (u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9))
+			u[0] = u[1] = u[2] = '?';
+	}
+}
+
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "vmwait: %s%s%s", cmd_name ? cmd_name : "", cmd_name ? ": " : "", prefix);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char buf[2048];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	str_one_line(buf);
+	fprintf(stderr, "vmwait: %s%s%s%s\n", cmd_name ? cmd_name : "", cmd_name ? ": " : "",
+		prefix, buf);
 }
 
 void vw_err(const char *fmt, ...)

@@ -19,6 +19,8 @@
 #define EXIT_RUNTIME	1
 #define EXIT_USAGE	2
 
+/* Control characters of @s (from a file, say) replaced: one printable line. */
+void str_one_line(char *s);
 void vw_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vw_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vw_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

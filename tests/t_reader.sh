@@ -65,3 +65,19 @@ for seed in 1 2 3; do
 	"$SYNTH" -V 6 --random "$seed" --events 100000 -o "$T/r.dat" 2> /dev/null &&
 		replay "live path: random $seed" "$T/r.dat"
 done
+
+# analyze -j 2: the second thread reads ahead; the analysis is the same, byte
+# for byte, with losses, on v6 and v7 zstd, with pictures and intervals.
+two() {
+	"$VMWAIT" analyze --json --interval 100ms --perfetto "$T/1.pf" "$2" > "$T/1.json" &&
+		"$VMWAIT" analyze -j 2 --json --interval 100ms --perfetto "$T/2.pf" "$2" > "$T/2.json"
+	check_eq "-j 2: $1" "same same" \
+		"$(cmp -s "$T/1.json" "$T/2.json" && echo same) $(cmp -s "$T/1.pf" "$T/2.pf" && echo same)"
+}
+two "demo" "$TOP/tests/data/demo.dat"
+for seed in 2 5; do
+	"$SYNTH" -V 6 --random "$seed" --events 300000 -o "$T/r.dat" 2> /dev/null && two "random $seed v6" "$T/r.dat"
+	"$SYNTH" -V 7 -z zstd --random "$seed" --events 300000 -o "$T/r.dat" 2> /dev/null &&
+		two "random $seed v7 zstd" "$T/r.dat"
+done
+check_rc "-j 3 is refused" 2 "$VMWAIT" analyze -j 3 "$TOP/tests/data/demo.dat"

@@ -1,6 +1,7 @@
 /*
  * Benchmark baseline: the least a one-pass analysis of a trace.dat can do
- * with libtracecmd — iterate every record in time order and read its type.
+ * with libtracecmd — iterate every record in time order and read its type
+ * and pid.
  */
 #include <stdio.h>
 
@@ -15,6 +16,7 @@ static int count(struct tracecmd_input *h, struct tep_record *r, int cpu, void *
 	(void)cpu;
 	n[0]++;
 	n[1] += (unsigned int)tep_data_type(tracecmd_get_tep(h), r);
+	n[1] += (unsigned int)tep_data_pid(tracecmd_get_tep(h), r);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest.h"
 #include "sim.h"
 #include "util.h"
 
@@ -36,7 +37,14 @@ static void usage(FILE *f)
 		"                        records written, per thread (JSON)\n"
 		"  -r, --random SEED     compose a random scenario (the seed also picks\n"
 		"                        migration, losses, nested guests and guest timers)\n"
-		"  -n, --events N        random: stop after N events (default 200000)\n");
+		"  -n, --events N        random: stop after N events (default 200000)\n"
+		"      --guest PREFIX    also each VM's guest trace, PREFIX-<vm>.dat, and the\n"
+		"                        guest tasks in the truth (tests/synth/guest.h)\n"
+		"      --guest-form F    tracecmd (trace-cmd -A: ids, TIME_SHIFT; default),\n"
+		"                        plain (the guest's own clock) or empty (plain, with\n"
+		"                        the formats and no records: a bad input)\n"
+		"      --guest-offset NS guest clock = host clock - NS - 1000003 * VM index\n"
+		"                        (default 1234567890123)\n");
 }
 
 int main(int argc, char **argv)
@@ -60,11 +68,15 @@ int main(int argc, char **argv)
 		{ "facts", required_argument, NULL, 'f' },
 		{ "random", required_argument, NULL, 'r' },
 		{ "events", required_argument, NULL, 'n' },
+		{ "guest", required_argument, NULL, 'G' },
+		{ "guest-form", required_argument, NULL, 'H' },
+		{ "guest-offset", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sim_opts o = { .out = "trace.dat", .fmtroot = "tests/data/formats", .version = 6,
 			      .drop_seed = 1 };
+	struct sguest_opts go = { .tracecmd = true, .offset = 1234567890123LL };
 	char *end;
 	const char *kernel = NULL;
 	uint64_t seed = 0, events = 0, until = 0;
@@ -128,6 +140,21 @@ int main(int argc, char **argv)
 			if (parse_u64(optarg, &events))
 				goto bad;
 			break;
+		case 'G':
+			go.prefix = optarg;
+			o.guest = &go;
+			break;
+		case 'H':
+			go.tracecmd = !strcmp(optarg, "tracecmd");
+			go.empty = !strcmp(optarg, "empty");
+			if (!go.tracecmd && !go.empty && strcmp(optarg, "plain"))
+				goto bad;
+			break;
+		case 'O':
+			go.offset = strtoll(optarg, &end, 0);
+			if (*end || end == optarg)
+				goto bad;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -155,6 +182,8 @@ int main(int argc, char **argv)
 		s.vms[i].isa = o.isa;
 		s.vms[i].hvtimer = s.vms[i].hvtimer && o.isa == 1;	/* the VMX preemption timer */
 	}
+	go.version = o.version;
+	go.compress = o.compress;
 	ret = sim_run(&s, &o);
 	scn_free(&s);
 	return ret ? EXIT_RUNTIME : 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest.h"
 #include "sim.h"
 #include "tdat.h"
 #include "util.h"
@@ -98,6 +99,7 @@ struct sim {
 	uint64_t dropped;	/* records left out by --drop */
 	int gcpu;		/* CPU of the last timestamp given (equal stamps) */
 	struct sfacts *facts;	/* --facts */
+	struct sguest *guest;	/* --guest */
 	/* noise actors ride in the heap as pseudo-vCPUs */
 	const struct sevent *e_entry, *e_exit, *e_uexit, *e_pio, *e_mmio, *e_wakeup,
 		*e_hpoll, *e_setirq, *e_msi, *e_ioapic, *e_pic, *e_accept, *e_apicv, *e_ipi,
@@ -238,6 +240,8 @@ static uint64_t emit(struct sim *m, int cpu, uint64_t ts, struct srec *r, struct
 	if (ts < m->s->start || (m->s->end && ts > m->s->end) || m->err ||
 	    (m->s->max_events && m->events >= m->s->max_events))
 		return ts;
+	if (m->guest)
+		sguest_record(m->guest, ts + m->s->base, r);	/* physical: before any loss */
 	if (c->drop_tid && c->drop_to_kvm) {
 		/* the loss is reported at this record */
 		if (si->kind == SK_KVM_OTHER && si->pid == c->drop_tid && !heavy(m, r->ev))
@@ -2150,6 +2154,15 @@ static int setup(struct sim *m)
 	m->res.file = xstrdup(m->o->out);
 	m->res.cpus = s->ncpus;
 	m->truth = truth_new(&m->res, &m->fmt, m->rec);
+	if (m->o->guest) {
+		struct sguest_opts go = *m->o->guest;
+
+		go.strict = !m->o->drop && !s->nr_miss;
+		m->guest = sguest_new(s, &m->fmt, &go);
+		if (!m->guest)
+			return -1;
+		truth_on_wait(m->truth, sguest_wait, m->guest);
+	}
 	truth_timer_fn(m->truth, ADDR_APIC_TIMER_FN, TS_LAPIC);
 	truth_timer_fn(m->truth, ADDR_PIT_TIMER_FN, TS_PIT);
 	/* the physical wake reasons hold where every event is recorded and kept */
@@ -2161,7 +2174,7 @@ static int setup(struct sim *m)
 		vw_err("synth: cannot create %s: %s", m->o->out, strerror(errno));
 		return -1;
 	}
-	if (write_metadata(m)) {
+	if (write_metadata(m) || (m->guest && sguest_host_options(m->guest, m->w))) {
 		vw_err("synth: cannot write the metadata of %s", m->o->out);
 		return -1;
 	}
@@ -2284,6 +2297,8 @@ static int finish(struct sim *m)
 	m->res.events = m->events;
 	truth_finish(m->truth, m->last_ts);
 	res_finish(&m->res);
+	if (m->guest && sguest_finish(m->guest, &m->res))
+		return -1;
 	if (m->facts && facts_write(m->facts, m->o->facts, m->last_ts))
 		return -1;
 	if (!m->o->truth)
@@ -2324,6 +2339,7 @@ out:
 	sfmt_free(&m.fmt);
 	free(m.cpus);
 	facts_free(m.facts);
+	sguest_free(m.guest);
 	free(m.rec);
 	free(m.droppable);
 	free(m.vs);

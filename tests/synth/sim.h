@@ -76,6 +76,7 @@ struct svm {
 };
 
 struct svcpu;
+struct sguest_opts;
 
 struct slost { int cpu; uint64_t from, to; bool stored; };
 struct snoise { int tid; uint64_t every, run, at; };
@@ -150,6 +151,7 @@ struct sim_opts {
 	bool no_losses;		/* --no-losses: the random mode loses nothing */
 	const char *facts;	/* --facts: the generator's account of entries/exits */
 	int isa;		/* --isa: random VMs' isa (1 vmx, 2 svm), 0 the seed's */
+	const struct sguest_opts *guest;	/* --guest: the guests' traces (guest.h) */
 };
 
 

@@ -181,6 +181,10 @@ void truth_cmdline(struct struth *t, int tid, const char *comm);
 void truth_timer_fn(struct struth *t, uint64_t addr, int src);
 /* Check every wait's README reason against the physical wake (full traces). */
 void truth_check_physical(struct struth *t, bool on);
+/* Every wait of an L1 vCPU, as it is counted (the guest traces' generator). */
+void truth_on_wait(struct struth *t, void (*cb)(void *ctx, const struct vw_vcpu *lane,
+						uint64_t start, uint64_t end, int reason),
+		   void *ctx);
 void truth_event(struct struth *t, uint64_t ts, const struct sinfo *e);
 /* The first record on @cpu after a loss of @count events (-1: unknown). */
 void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count);

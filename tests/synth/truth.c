@@ -399,7 +399,7 @@ static void on_woken(struct struth *t, struct tthread *w, const struct sinfo *e,
 
 			wev_reset(&ev);
 			capture_waker(t, w, &ev, e);
-			halt_waited(t, w, &ev, &e->wake, w->halt_l2, ts - w->halt_start);
+			halt_waited(t, w, &ev, &e->wake, w->halt_l2, w->halt_start, ts);
 			w->halt_open = false;
 			w->ctx = C_HYP;
 		}

@@ -95,6 +95,7 @@ struct tthread {
 	struct swake pw_phys;
 	struct tl2 *pw_l2;
 	uint64_t pw_ns;
+	uint64_t pw_start, pw_end;	/* the wait (the guest join's hook) */
 	/* exit */
 	bool exit_open;
 	uint32_t isa, code;
@@ -160,6 +161,10 @@ struct struth {
 	struct ttimer timers[8];
 	int nr_timers;
 	bool debug;		/* VMWAIT_SYNTH_DEBUG: print each wait on stderr */
+	/* every wait of an L1 vCPU as counted (tests/synth/guest.c) */
+	void (*on_wait)(void *ctx, const struct vw_vcpu *lane, uint64_t start, uint64_t end,
+			int reason);
+	void *on_wait_ctx;
 };
 
 /* truth_thr.c */
@@ -203,7 +208,7 @@ void poll_accept(struct struth *t, const struct sinfo *e, uint64_t ts);
 void poll_hrtimer(struct struth *t, struct tthread *th, int src);
 void post_close(struct struth *t, struct tthread *th);
 void halt_waited(struct struth *t, struct tthread *th, const struct wev *w,
-		 const struct swake *phys, struct tl2 *l2, uint64_t ns);
+		 const struct swake *phys, struct tl2 *l2, uint64_t start, uint64_t end);
 void l2_wait(struct struth *t, struct tl2 *l2, uint32_t event_inj, const struct swake *phys,
 	     uint64_t ns);
 int timer_src_of(struct struth *t, uint64_t addr);

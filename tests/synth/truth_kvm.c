@@ -95,13 +95,13 @@ void tent_refute(struct tthread *th)
 /* kvm_vcpu_wakeup came next after the wake: the tentative halt was one. */
 static void tent_confirm(struct struth *t, struct tthread *th)
 {
-	uint64_t ns = th->tent_wake - th->tent_start;
+	uint64_t start = th->tent_start, end = th->tent_wake;
 	struct swake phys = th->tent_phys;
 	struct wev ev = th->tev;
 	struct tl2 *l2 = th->tent_l2;
 
 	resolve(th, true);
-	halt_waited(t, th, &ev, &phys, l2, ns);
+	halt_waited(t, th, &ev, &phys, l2, start, end);
 }
 
 /* ---- kvm events ---- */
@@ -118,7 +118,7 @@ static void halt_end(struct struth *t, struct tthread *th, const struct swake *p
 
 	if (!th->confirmed)
 		resolve(th, true);
-	halt_waited(t, th, &ev, phys, th->halt_l2, ts - th->halt_start);
+	halt_waited(t, th, &ev, phys, th->halt_l2, th->halt_start, ts);
 	th->halt_open = false;
 }
 

@@ -218,6 +218,14 @@ void truth_check_physical(struct struth *t, bool on)
 	t->check = on;
 }
 
+void truth_on_wait(struct struth *t, void (*cb)(void *ctx, const struct vw_vcpu *lane,
+						uint64_t start, uint64_t end, int reason),
+		   void *ctx)
+{
+	t->on_wait = cb;
+	t->on_wait_ctx = ctx;
+}
+
 void truth_free(struct struth *t)
 {
 	for (int i = 0; i < t->nr_list; i++) {

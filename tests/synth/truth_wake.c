@@ -297,6 +297,8 @@ void post_close(struct struth *t, struct tthread *th)
 			th->pw.post_accept, th->pw.post_inj, th->pw.waker ? th->pw.waker->tid : -1,
 			th->pw_phys.reason == SW_DERIVE ? " (from the vector after the wake)" : "");
 	add_wait(th->acc.res, &v, th->pw_ns);
+	if (t->on_wait && th->acc.res)
+		t->on_wait(t->on_wait_ctx, th->acc.res, th->pw_start, th->pw_end, v.reason);
 	if (th->pw_l2)
 		add_wait(th->pw_l2->acc.res, &v, th->pw_ns);
 	/* README: one woke the other with an ipi wait (a link for the guessed VMs) */
@@ -306,7 +308,7 @@ void post_close(struct struth *t, struct tthread *th)
 
 /* A halt of @th ended at its wake: one wait, for T and the L2 vCPU it halted in. */
 void halt_waited(struct struth *t, struct tthread *th, const struct wev *w,
-		 const struct swake *phys, struct tl2 *l2, uint64_t ns)
+		 const struct swake *phys, struct tl2 *l2, uint64_t start, uint64_t end)
 {
 	post_close(t, th);
 	th->post_open = true;
@@ -314,7 +316,9 @@ void halt_waited(struct struth *t, struct tthread *th, const struct wev *w,
 	th->pw.post_accept = th->pw.post_inj = -1;
 	th->pw_phys = *phys;
 	th->pw_l2 = l2;
-	th->pw_ns = ns;
+	th->pw_ns = end - start;
+	th->pw_start = start;
+	th->pw_end = end;
 }
 
 /* An L2 wait ends at kvm_nested_vmenter: its reason from event_inj (README, Nested). */
