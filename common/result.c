@@ -311,6 +311,10 @@ void res_add_rip_n(struct vw_vcpu *v, uint64_t rip, uint64_t n)
 {
 	uint64_t h;
 
+	if (v->cap_rips && v->rips[v->last_rip].rip == rip && v->rips[v->last_rip].count) {
+		v->rips[v->last_rip].count += n;
+		return;
+	}
 	if (v->nr_rips * 2 >= v->cap_rips) {
 		if (v->nr_rips >= RES_MAX_RIPS) {
 			/* full: known addresses still count, new ones go to "other" */
@@ -336,10 +340,12 @@ void res_add_rip_n(struct vw_vcpu *v, uint64_t rip, uint64_t n)
 			r->rip = rip;
 			r->count = n;
 			v->nr_rips++;
+			v->last_rip = (int)(h & (v->cap_rips - 1));
 			return;
 		}
 		if (r->rip == rip) {
 			r->count += n;
+			v->last_rip = (int)(h & (v->cap_rips - 1));
 			return;
 		}
 	}

@@ -163,6 +163,7 @@ struct vw_vcpu {
 	uint64_t guest_kernel_ns, guest_user_ns;	/* guest time by its exit's rip */
 	struct vw_rip *rips;	/* exits per guest rip (open addressing, 0 = empty) */
 	int nr_rips, cap_rips;
+	int last_rip;		/* slot of the last address counted (a guest exits at few) */
 	uint64_t rips_other;	/* exits at addresses beyond RES_MAX_RIPS */
 	uint64_t wakeup_latency_ns;	/* preempted on an idle CPU */
 	struct vw_hist waits[WR_NR];
