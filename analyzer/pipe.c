@@ -5,10 +5,12 @@
  * in-order state machine on them. Bounded: a ring of a few batches.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analyzer.h"
+#include "decode.h"
 #include "pictures.h"
 #include "pipe.h"
 #include "util.h"
@@ -49,7 +51,7 @@ static int fill(struct pipe *p, struct batch *b)
 
 		if (r.cpu < 0 || r.cpu >= p->a->ncpus)
 			continue;
-		if (used + r.size > b->cap) {
+		if (!b->arena || used + r.size > b->cap) {
 			/* payloads are copied after decoding: rebase the batch's pointers */
 			uint8_t *old = b->arena;
 
@@ -141,4 +143,20 @@ int pipe_run(struct tin *t, struct analyzer *a, struct progress *pg)
 	pthread_cond_destroy(&p->cond);
 	free(p);
 	return ret;
+}
+
+/*
+ * -j auto: the second thread wins on two CPUs (README "Speed") and costs
+ * about 15% when both threads share one, so it is used only when this
+ * process may run on two CPUs or more (its affinity, as taskset sets it).
+ */
+int pipe_threads(int threads)
+{
+	cpu_set_t set;
+
+	if (threads)
+		return threads;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	return CPU_COUNT(&set) >= 2 ? 2 : 1;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Bad input never crashes, hangs or leaks (issue #11): the regression files of
-# tests/fuzz/regress/ and the committed seeds through the plain and the
-# ASan+UBSan vmwait, then a bounded libFuzzer run (VMWAIT_FUZZ_TIME seconds,
-# default 60) of both harnesses. Files and defect classes listed in
+# tests/fuzz/regress/ and the committed seeds through the plain vmwait (-j 1)
+# and the ASan+UBSan one (-j 2: with the second reading thread), then a
+# bounded libFuzzer run (VMWAIT_FUZZ_TIME seconds, default 60) of both harnesses. Files and defect classes listed in
 # tests/fuzz/regress/KNOWN (library defects that wait for vmwait's own reader)
 # are reported as skipped while they still fail, and fail once they pass, so
 # that the list is kept exact. See tests/fuzz/README.md.
@@ -23,10 +23,10 @@ problems() {
 	if [ "$asan" = 1 ]; then
 		ASAN_OPTIONS=max_allocation_size_mb=1024:allocator_may_return_null=0:handle_abort=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			timeout -s ABRT -k 10 "$TMO" "$bin" analyze --json -o /dev/null "$file" \
+			timeout -s ABRT -k 10 "$TMO" "$bin" analyze -j 2 --json -o /dev/null "$file" \
 			> /dev/null 2> "$T/err"
 	else
-		timeout -s KILL "$TMO" "$bin" analyze --json -o /dev/null "$file" > /dev/null 2> "$T/err"
+		timeout -s KILL "$TMO" "$bin" analyze -j 1 --json -o /dev/null "$file" > /dev/null 2> "$T/err"
 	fi
 	rc=$?
 	if grep -q "ERROR: [A-Za-z]*Sanitizer\|runtime error:" "$T/err"; then

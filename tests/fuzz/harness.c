@@ -1,10 +1,10 @@
 /*
  * libFuzzer harnesses over `vmwait analyze`: open -> read -> analyze -> report.
  *
- * fuzz-analyze: the input is a trace.dat, run as `analyze --json -o /dev/null`.
+ * fuzz-analyze: the input is a trace.dat, run as `analyze -j 1 --json -o /dev/null`.
  * fuzz-options (built with -DFUZZ_OPTIONS): the first byte picks the output
  * and selection options (--csv, text, --explain, --vcpu, --from/--to,
- * --vector, --vm, --buffer); the rest is the trace.dat.
+ * --vector, --vm, --buffer) and -j 1 or -j 2; the rest is the trace.dat.
  *
  * The input goes to a memfd that the analyzer opens as /proc/self/fd/N, as
  * often as it likes (it opens the file several times).
@@ -50,13 +50,15 @@ static int load_input(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_OPTIONS
-/* The options byte: bits 0-1 the output, then one bit per selection option. */
+/* The options byte: bits 0-1 the output, one bit per selection option, bit 7 -j 2. */
 static int build_argv(uint8_t opt, char **argv)
 {
 	static const char *const outputs[] = { "--json", "--csv", NULL, "--explain" };
 	int argc = 0;
 
 	argv[argc++] = "analyze";
+	argv[argc++] = "-j";
+	argv[argc++] = opt & 128 ? "2" : "1";
 	if (outputs[opt & 3])
 		argv[argc++] = (char *)outputs[opt & 3];
 	if (opt & 4) {
@@ -91,7 +93,7 @@ static int build_argv(uint8_t opt, char **argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *argv[20];
+	char *argv[24];
 	int argc;
 
 	if (size < 1)
@@ -104,10 +106,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #else
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *argv[] = { "analyze", "--json", "-o", "/dev/null", path, NULL };
+	char *argv[] = { "analyze", "-j", "1", "--json", "-o", "/dev/null", path, NULL };
 
 	load_input(data, size);
-	cmd_analyze(5, argv);
+	cmd_analyze(7, argv);
 	return 0;
 }
 #endif

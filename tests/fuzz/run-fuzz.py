@@ -70,7 +70,7 @@ def make_corpus(target, seeds, dest, every):
         with open(os.path.join(seeds, name), "rb") as f:
             data = f.read()
         if target == "options":
-            data = bytes([i * 37 % 128]) + data
+            data = bytes([i * 37 % 256]) + data
         with open(os.path.join(dest, "seed-" + name), "wb") as f:
             f.write(data)
 
