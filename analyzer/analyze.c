@@ -140,7 +140,7 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
-	ret = o->threads > 1 && !ex_out ? pipe_run(t, a, &pic.progress) : -2;
+	ret = pipe_threads(o->threads) > 1 && !ex_out ? pipe_run(t, a, &pic.progress) : -2;
 	if (ret == -2)
 		while ((ret = tin_next(t, &rec)) > 0) {
 			if (gs && ex_out)

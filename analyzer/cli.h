@@ -44,7 +44,7 @@ struct analyze_opts {
 	int ngoffsets;
 	const char *svg, *perfetto;	/* pictures (pictures.h) */
 	bool quiet;			/* no progress line */
-	int threads;			/* -j: 2 decodes in a second thread (pipe.c) */
+	int threads;			/* -j: 2 decodes in a second thread (pipe.c), 0 auto */
 	bool color_set;
 };
 

@@ -41,8 +41,9 @@ static void usage(FILE *f)
 		"      --svg FILE      also write a timeline picture of the vCPUs (SVG)\n"
 		"      --perfetto FILE also write the periods as Chrome trace-event JSON\n"
 		"                      (ui.perfetto.dev, chrome://tracing)\n"
-		"  -j, --threads N     1 (default), or 2: read and decode the trace in a\n"
-		"                      second thread (helps compressed files on 2 cores)\n"
+		"  -j, --threads N     auto (default: 2 when this process may run on two\n"
+		"                      CPUs or more), 1, or 2: read and decode the trace\n"
+		"                      in a second thread, ahead of the analysis\n"
 		"  -q, --quiet         no progress line on a terminal\n"
 		"      --guest-kallsyms FILE\n"
 		"                      the guest's /proc/kallsyms: names the guest addresses\n"
@@ -318,6 +319,10 @@ static int parse_one(struct analyze_opts *o, int c, const char *arg)
 		o->quiet = true;
 		return 0;
 	case 'j':
+		if (!strcmp(arg, "auto")) {
+			o->threads = 0;
+			return 0;
+		}
 		return parse_count(arg, &o->threads) || o->threads < 1 || o->threads > 2 ? -1 : 0;
 	case O_GUEST_KALLSYMS:
 		return set_once(&o->guest_kallsyms, arg, "guest-kallsyms") ? -2 : 0;
@@ -363,7 +368,7 @@ int analyze_parse_args(int argc, char **argv, struct analyze_opts *o)
 
 	o->to = UINT64_MAX;
 	o->report.top = 5;
-	o->threads = 1;
+	o->threads = 0;
 	o->report.top_exits = 10;
 	optind = 1;
 	opterr = 0;

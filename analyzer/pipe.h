@@ -12,4 +12,7 @@ struct progress;
  */
 int pipe_run(struct tin *t, struct analyzer *a, struct progress *pg);
 
+/* Threads for -j @threads: itself, or for 0 (auto) 2 when two CPUs are ours. */
+int pipe_threads(int threads);
+
 #endif

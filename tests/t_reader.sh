@@ -69,7 +69,7 @@ done
 # analyze -j 2: the second thread reads ahead; the analysis is the same, byte
 # for byte, with losses, on v6 and v7 zstd, with pictures and intervals.
 two() {
-	"$VMWAIT" analyze --json --interval 100ms --perfetto "$T/1.pf" "$2" > "$T/1.json" &&
+	"$VMWAIT" analyze -j 1 --json --interval 100ms --perfetto "$T/1.pf" "$2" > "$T/1.json" &&
 		"$VMWAIT" analyze -j 2 --json --interval 100ms --perfetto "$T/2.pf" "$2" > "$T/2.json"
 	check_eq "-j 2: $1" "same same" \
 		"$(cmp -s "$T/1.json" "$T/2.json" && echo same) $(cmp -s "$T/1.pf" "$T/2.pf" && echo same)"
@@ -81,3 +81,26 @@ for seed in 2 5; do
 		two "random $seed v7 zstd" "$T/r.dat"
 done
 check_rc "-j 3 is refused" 2 "$VMWAIT" analyze -j 3 "$TOP/tests/data/demo.dat"
+
+# -j auto (the default): a second thread only when the process may run on
+# two CPUs (its affinity); -j 1 and -j 2 as asked. Threads counted by strace.
+threads_made() {
+	strace -f -qq -e trace=clone,clone3 -o "$T/st" "$@" > /dev/null 2>&1
+	grep -c "CLONE_THREAD" "$T/st"
+}
+if ! command -v strace > /dev/null || ! command -v taskset > /dev/null; then
+	skip "-j auto" "no strace or taskset"
+elif [ "$(nproc)" -lt 2 ]; then
+	check_eq "-j auto on one CPU: no second thread" 0 \
+		"$(threads_made "$VMWAIT" analyze -o /dev/null "$TOP/tests/data/demo.dat")"
+	skip "-j auto on two CPUs" "this machine has one"
+else
+	D="$TOP/tests/data/demo.dat"
+	check_eq "-j auto on two CPUs: a second thread" 1 \
+		"$(threads_made "$VMWAIT" analyze -o /dev/null "$D")"
+	check_eq "-j auto under taskset -c 0: none" 0 \
+		"$(threads_made taskset -c 0 "$VMWAIT" analyze -o /dev/null "$D")"
+	check_eq "-j 2 under taskset -c 0: as asked" 1 \
+		"$(threads_made taskset -c 0 "$VMWAIT" analyze -j 2 -o /dev/null "$D")"
+	check_eq "-j 1: none" 0 "$(threads_made "$VMWAIT" analyze -j 1 -o /dev/null "$D")"
+fi
