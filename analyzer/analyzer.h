@@ -440,7 +440,6 @@ void l2_finish(struct analyzer *a, uint64_t ts);
 /* decode.c */
 bool dispatch_wants(const char *system, const char *name);
 int dispatch_init(struct analyzer *a);
-void decode(const struct analyzer *a, const struct tin_rec *r, struct vw_ev *e);
 const char *ev_str(const struct vw_ev *e, int i, char *buf, size_t len);
 void evidence_of(struct analyzer *a, const struct tin_meta *m, struct vw_evidence *ev);
 

@@ -236,12 +236,19 @@ static struct thread *task_of(struct analyzer *a, const struct vw_ev *e)
 	return t;
 }
 
+/* A marker (ftrace print): out of line, its buffer kept off handle()'s frame. */
+static void __attribute__((noinline)) on_print(struct analyzer *a, const struct vw_ev *e)
+{
+	char buf[4096];
+
+	on_marker(a, ev_str(e, 0, buf, sizeof(buf)));
+}
+
 /* Apply one record to the model. Records come in time order across CPUs. */
 void handle(struct analyzer *a, const struct vw_ev *e)
 {
 	struct cpu_state *c = &a->cpus[e->cpu];
 	struct thread *t;
-	char buf[4096];
 
 	/*
 	 * An hrtimer callback ends at hrtimer_expire_exit, or (a --light
@@ -296,7 +303,7 @@ void handle(struct analyzer *a, const struct vw_ev *e)
 			t->did_io = true;
 		break;
 	case K_PRINT:
-		on_marker(a, ev_str(e, 0, buf, sizeof(buf)));
+		on_print(a, e);
 		break;
 	default:
 		if (t)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analyzer.h"
+#include "decode.h"
 #include "util.h"
 
 /* --explain: the record printed as trace-cmd report does, with the notes it caused. */
@@ -21,6 +22,37 @@ static void explain_step(struct analyzer *a, const struct vw_ev *e)
 	explain_emit(a, &r, involved);
 }
 
+/* One decoded record (its CPU checked), in time order; @e's ts may be clamped. */
+static inline void feed_ev(struct analyzer *a, struct vw_ev *e)
+{
+	if (!a->events)
+		a->first_ts = e->ts;
+	if (e->ts < a->last_ts) {
+		if (!a->warned_backwards)
+			vw_warn("timestamps go backwards on CPU %d at %llu; treated as %llu",
+				e->cpu, (unsigned long long)e->ts, (unsigned long long)a->last_ts);
+		a->warned_backwards = true;
+		e->ts = a->last_ts;
+	}
+	a->last_ts = e->ts;
+	a->events++;
+	if (e->missed) {
+		if (e->missed > 0)
+			a->lost_events += (uint64_t)e->missed;
+		on_loss(a, e->cpu, e->ts);
+	}
+	a->cpus[e->cpu].started = true;
+	if (a->ex)
+		explain_step(a, e);
+	else
+		handle(a, e);
+}
+
+void session_feed_ev(struct analyzer *a, struct vw_ev *e)
+{
+	feed_ev(a, e);
+}
+
 /* One record of the trace, in time order. */
 void session_feed(struct analyzer *a, const struct tin_rec *rec)
 {
@@ -29,35 +61,7 @@ void session_feed(struct analyzer *a, const struct tin_rec *rec)
 	if (rec->cpu < 0 || rec->cpu >= a->ncpus)
 		return;
 	decode(a, rec, &e);
-	session_feed_ev(a, &e);
-}
-
-/* One decoded record (its CPU checked), in time order. */
-void session_feed_ev(struct analyzer *a, struct vw_ev *ev)
-{
-	struct vw_ev e = *ev;
-
-	if (!a->events)
-		a->first_ts = e.ts;
-	if (e.ts < a->last_ts) {
-		if (!a->warned_backwards)
-			vw_warn("timestamps go backwards on CPU %d at %llu; treated as %llu",
-				e.cpu, (unsigned long long)e.ts, (unsigned long long)a->last_ts);
-		a->warned_backwards = true;
-		e.ts = a->last_ts;
-	}
-	a->last_ts = e.ts;
-	a->events++;
-	if (e.missed) {
-		if (e.missed > 0)
-			a->lost_events += (uint64_t)e.missed;
-		on_loss(a, e.cpu, e.ts);
-	}
-	a->cpus[e.cpu].started = true;
-	if (a->ex)
-		explain_step(a, &e);
-	else
-		handle(a, &e);
+	feed_ev(a, &e);
 }
 
 /* trace-cmd's GUEST options name vCPU threads (host pid per vcpu id) and VMs. */

@@ -204,6 +204,14 @@ void tin_heap_add(struct tin *t, int idx)
 	sift_up(t, t->nheap++);
 }
 
+/* The top still comes first after its update (no sift: the common case). */
+static inline bool top_stays(const struct tin *t)
+{
+	const struct tin_hent *h = t->heap;
+
+	return t->nheap < 2 || (!before(&h[1], &h[0]) && (t->nheap < 3 || !before(&h[2], &h[0])));
+}
+
 /* Advance the stream at the heap's top (its event was returned): 0, or -1. */
 static int advance_top(struct tin *t)
 {
@@ -232,7 +240,7 @@ static int advance_top(struct tin *t)
 			return -1;
 		}
 	}
-	if (t->nheap > 1)
+	if (!top_stays(t))
 		tin_sift_down(t, 0);
 	return 0;
 }
