@@ -401,3 +401,20 @@ int read_file(const char *path, struct sbuf *out)
 		sbuf_add(out, "", 0);
 	return 0;
 }
+
+/* Shared by the analysis JSON (result_json.c) and top's JSON lines (top_json.c). */
+void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdbool.h>
 
@@ -21,6 +22,8 @@
 
 /* Control characters of @s (from a file, say) replaced: one printable line. */
 void str_one_line(char *s);
+/* @s as a JSON string, quoted; bytes outside printable ASCII as \u00XX. */
+void json_str(FILE *f, const char *s);
 void vw_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vw_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vw_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
