@@ -90,6 +90,8 @@ threads_made() {
 }
 if ! command -v strace > /dev/null || ! command -v taskset > /dev/null; then
 	skip "-j auto" "no strace or taskset"
+elif ! strace -f -qq -o /dev/null true 2> /dev/null; then
+	skip "-j auto" "strace cannot trace here (ptrace refused)"
 elif [ "$(nproc)" -lt 2 ]; then
 	check_eq "-j auto on one CPU: no second thread" 0 \
 		"$(threads_made "$VMWAIT" analyze -o /dev/null "$TOP/tests/data/demo.dat")"
