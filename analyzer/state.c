@@ -22,12 +22,16 @@ static void credit_span(struct analyzer *a, struct thread *t, uint64_t ts)
 	t->credit_since = ts;
 }
 
+static void preempt_unlink(struct analyzer *a, struct thread *t);
+
 static void preempt_start(struct analyzer *a, struct thread *t, uint64_t ts)
 {
 	struct cpu_state *c;
 
 	if (!t->vcpu)
 		return;
+	/* never in a list twice: a cycle would make cpu_switch_slow() loop forever */
+	preempt_unlink(a, t);
 	t->wait_cpu = (t->cpu >= 0 && t->cpu < a->ncpus) ? t->cpu : -1;
 	t->credit_since = ts;
 	t->wprev = NULL;
@@ -96,6 +100,9 @@ static enum vw_state state_eval(const struct thread *t)
 /* Enter state @s at @ts without committing the open period (caller did). */
 void state_enter(struct analyzer *a, struct thread *t, enum vw_state s, uint64_t ts)
 {
+	/* a preemption left without state_update() (a light-mode wake) ends here */
+	if (s != VS_PREEMPTED && t->wait_cpu >= 0)
+		preempt_stop(a, t, ts);
 	if (s == VS_PREEMPTED && t->state != VS_PREEMPTED)
 		preempt_start(a, t, ts);
 	t->state = s;

@@ -453,11 +453,8 @@ void tin_close(struct tin *t)
 		return;
 	streams_free(t);
 	free(t->starved);
-	if (t->tep) {
-		if (t->plugins)
-			tep_unload_plugins(t->plugins, t->tep);
-		tep_free(t->tep);
-	}
+	free(t->ra);
+	tin_put_tep(t);
 	for (int i = 0; i < t->nfmts; i++) {
 		free(t->fmts[i].system);
 		blob_free(&t->fmts[i].b);

@@ -105,6 +105,31 @@ int tin_uncompress(struct tin *t, uint8_t *dst, size_t dlen, const uint8_t *src,
 	return -1;
 }
 
+#define RA_SIZE	65536
+
+/*
+ * A metadata read through a read-ahead window: format texts, strings and
+ * option fields are hundreds of small reads (strings byte by byte).
+ */
+static int ra_read(struct tin *t, void *buf, size_t n, uint64_t off, const char *what)
+{
+	if (n > RA_SIZE / 2 || off > t->m.file_size || n > t->m.file_size - off)
+		return tin_pread(t, buf, n, off, what);
+	if (off < t->ra_off || off + n > t->ra_off + t->ra_len) {
+		size_t len = MIN((uint64_t)RA_SIZE, t->m.file_size - off);
+
+		if (!t->ra)
+			t->ra = xmalloc(RA_SIZE);
+		t->ra_len = 0;
+		if (tin_pread(t, t->ra, len, off, what))
+			return -1;
+		t->ra_off = off;
+		t->ra_len = len;
+	}
+	memcpy(buf, t->ra + (off - t->ra_off), n);
+	return 0;
+}
+
 /*
  * A cursor over metadata: the file itself (v6, uncompressed v7 sections) or
  * a decompressed section in memory. Every read is bounds-checked.
@@ -129,7 +154,7 @@ static int cur_bytes(struct cur *c, void *buf, size_t n, const char *what)
 				c->mem ? "section" : "file");
 	if (c->mem)
 		memcpy(buf, c->mem + c->pos, n);
-	else if (tin_pread(c->t, buf, n, c->pos, what))
+	else if (ra_read(c->t, buf, n, c->pos, what))
 		return -1;
 	c->pos += n;
 	return 0;

@@ -71,6 +71,9 @@ struct tin {
 	char err[512];
 
 	struct blob header_page, header_event, kallsyms, printk, cmdlines;
+	uint8_t *ra;		/* tin_file.c's metadata read-ahead window */
+	uint64_t ra_off;
+	size_t ra_len;
 	struct fmt_blob *fmts;
 	int nfmts;
 	uint64_t sec_off[32];	/* v7: metadata section offsets by option id */
@@ -82,6 +85,7 @@ struct tin {
 
 	struct tep_handle *tep;
 	struct tep_plugin_list *plugins;
+	bool tep_shared;	/* @tep is tin_tep.c's kept handle, not ours */
 	int kb_lsize, kb_endian;	/* kbuffer_alloc() arguments */
 
 	struct tin_stream *st;
@@ -117,6 +121,7 @@ int tin_parse_option(struct tin *t, uint16_t id, const uint8_t *d, uint32_t size
 
 /* tin_tep.c: libtraceevent's handle from the metadata */
 int tin_build_tep(struct tin *t);
+void tin_put_tep(struct tin *t);
 
 /* tin.c: the streams of a buffer and their merge (a min-heap by time, then CPU) */
 int tin_streams_init(struct tin *t, int bi);

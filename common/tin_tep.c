@@ -197,20 +197,34 @@ static struct {
 } safe[SAFE_CACHE];
 static unsigned int nsafe;
 
+/* FNV-1a over 8-byte words (then the tail's bytes): metadata is tens of KB. */
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++)
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, b + i, 8);
+		h = (h ^ w) * 1099511628211ULL;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
 		h = (h ^ b[i]) * 1099511628211ULL;
 	return h;
 }
 
-/* A digest of everything parse_all() gives libtraceevent. */
+/*
+ * A digest of everything new_tep() and parse_all() give libtraceevent but
+ * the CPU count, which only tep_get_cpus() reads (vmwait never does).
+ */
 static uint64_t meta_digest(const struct tin *t)
 {
 	uint64_t h = fnv(1469598103934665603ULL, &t->m.long_size, sizeof(t->m.long_size));
 
+	h = fnv(h, &t->m.big_endian, sizeof(t->m.big_endian));
+	h = fnv(h, &t->m.page_size, sizeof(t->m.page_size));
 	h = fnv(h, &t->opts.plugins, sizeof(t->opts.plugins));
 	h = fnv(h, t->header_page.buf, t->header_page.len);
 	for (int i = 0; i < t->nfmts; i++) {
@@ -255,6 +269,71 @@ static void safe_add(const struct tin *t, uint64_t d)
 	}
 }
 
+/*
+ * The last handle built, kept for the next open of the same metadata (the
+ * analyzer opens a file more than once; a fuzzer opens thousands of files
+ * with the same formats). libtraceevent only reads it after parsing, and
+ * the digest covers every input of new_tep() and parse_all(). Without
+ * plugins only: plugin handlers are registered per handle.
+ */
+static struct {
+	uint64_t digest;
+	struct tep_handle *tep;
+	int users;
+} last;
+
+static bool tep_reuse(struct tin *t, uint64_t digest)
+{
+	if (!last.tep || last.digest != digest || !digest || t->opts.plugins)
+		return false;
+	t->tep = last.tep;
+	t->tep_shared = true;
+	last.users++;
+	return true;
+}
+
+static void tep_keep(struct tin *t, uint64_t digest)
+{
+	if (!digest || t->opts.plugins || (last.tep && last.users))
+		return;
+	if (last.tep)
+		tep_free(last.tep);
+	last.tep = t->tep;
+	last.digest = digest;
+	last.users = 1;
+	t->tep_shared = true;
+}
+
+/* tin_close()'s part: a shared handle stays for the next open. */
+void tin_put_tep(struct tin *t)
+{
+	if (t->tep_shared) {
+		last.users--;
+	} else if (t->tep) {
+		if (t->plugins)
+			tep_unload_plugins(t->plugins, t->tep);
+		tep_free(t->tep);
+	}
+	t->tep = NULL;
+}
+
+/* The rejected formats, "system:name, ...", for the report. */
+static void list_rejected(struct tin *t)
+{
+	for (int i = 0; i < t->nfmts; i++) {
+		char name[128], *old = t->m.rejected;
+
+		if (!t->fmts[i].rejected)
+			continue;
+		if (!fmt_line((const char *)t->fmts[i].b.buf, "name", name, sizeof(name)))
+			snprintf(name, sizeof(name), "#%d", i);
+		if (asprintf(&t->m.rejected, "%s%s%s:%s", old ? old : "", old ? ", " : "",
+			     t->fmts[i].system, name) < 0)
+			t->m.rejected = NULL;
+		free(old);
+	}
+}
+
 int tin_build_tep(struct tin *t)
 {
 	const char *why;
@@ -273,18 +352,9 @@ int tin_build_tep(struct tin *t)
 		where = REJECTED - where;
 	if (ret > 0)
 		return guard_fail(t, where, why);
-	for (int i = 0; i < t->nfmts; i++) {
-		char name[128], *old = t->m.rejected;
-
-		if (!t->fmts[i].rejected)
-			continue;
-		if (!fmt_line((const char *)t->fmts[i].b.buf, "name", name, sizeof(name)))
-			snprintf(name, sizeof(name), "#%d", i);
-		if (asprintf(&t->m.rejected, "%s%s%s:%s", old ? old : "", old ? ", " : "",
-			     t->fmts[i].system, name) < 0)
-			t->m.rejected = NULL;
-		free(old);
-	}
+	list_rejected(t);
+	if (tep_reuse(t, digest))
+		return check_header_page(t);
 	/* ret < 0: no child could be started; parse in-process */
 	t->tep = new_tep(t);
 	if (!t->tep)
@@ -296,5 +366,7 @@ int tin_build_tep(struct tin *t)
 		return -1;
 	if (t->opts.plugins)
 		t->plugins = tep_load_plugins(t->tep);
+	else
+		tep_keep(t, digest);
 	return 0;
 }

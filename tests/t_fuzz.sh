@@ -91,7 +91,8 @@ for f in "$FUZZ"/seeds/*; do
 done
 
 # The bounded libFuzzer run.
-if [ ! -x "$TOP/build/tests/fuzz/fuzz-analyze" ] || [ ! -x "$TOP/build/tests/fuzz/fuzz-options" ]; then
+if [ ! -x "$TOP/build/tests/fuzz/fuzz-analyze" ] || [ ! -x "$TOP/build/tests/fuzz/fuzz-options" ] ||
+   [ ! -x "$TOP/build/tests/fuzz/fuzz-pages" ]; then
 	skip "fuzz" "the libFuzzer harnesses are not built: clang's libFuzzer (Debian libclang-rt-14-dev) is missing"
 	exit 0
 fi
@@ -100,4 +101,4 @@ if [ ! -x "$TOP/build/tests/synth/vmwait-synth" ]; then
 	exit 0
 fi
 python3 "$FUZZ/run-fuzz.py" --check --time "${VMWAIT_FUZZ_TIME:-60}" --jobs 2 \
-	--out "$T/fuzz" analyze options
+	--out "$T/fuzz" analyze options pages

@@ -15,10 +15,11 @@ FUZZ_OK     := $(wildcard $(FUZZ_RTDIR)/libclang_rt.fuzzer-x86_64.a)
 FUZZ_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=all
 FUZZ_OBJS   := $(LIBSRCS:%.c=$(B)/fuzz/%.o)
-FUZZ_BINS   := $(B)/tests/fuzz/fuzz-analyze $(B)/tests/fuzz/fuzz-options
+FUZZ_BINS   := $(B)/tests/fuzz/fuzz-analyze $(B)/tests/fuzz/fuzz-options \
+               $(B)/tests/fuzz/fuzz-pages $(B)/tests/fuzz/pages-template.dat
 FUZZ_TIME   ?= 600
 FUZZ_JOBS   ?= 2
-FUZZ_TARGET ?= analyze options
+FUZZ_TARGET ?= analyze options pages
 FUZZ_FILES  ?= 30000
 
 ifneq ($(FUZZ_OK),)
@@ -41,6 +42,17 @@ $(B)/tests/fuzz/fuzz-options: tests/fuzz/harness.c $(B)/fuzz/libvmwait-fuzz.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(WFLAGS) $(subst fuzzer-no-link,fuzzer,$(FUZZ_FLAGS)) \
 		-DFUZZ_OPTIONS -o $@ $< $(B)/fuzz/libvmwait-fuzz.a $(LDLIBS)
+
+$(B)/tests/fuzz/fuzz-pages: tests/fuzz/harness.c $(B)/fuzz/libvmwait-fuzz.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(WFLAGS) $(subst fuzzer-no-link,fuzzer,$(FUZZ_FLAGS)) \
+		-DFUZZ_PAGES -o $@ $< $(B)/fuzz/libvmwait-fuzz.a $(LDLIBS)
+
+# fuzz-pages' fixed metadata: a random trace of the 6.18 layout (9 CPUs)
+$(B)/tests/fuzz/pages-template.dat: tests/fuzz/pages.py $(SYNTH_BIN)
+	@mkdir -p $(dir $@)
+	$(SYNTH_BIN) --random 1 -k 6.18 --events 3000 -o $@.tmp -t /dev/null
+	tests/fuzz/pages.py template $@.tmp $@ && rm -f $@.tmp
 
 fuzz: $(FUZZ_BINS) $(SYNTH_BIN)
 	@tests/fuzz/run-fuzz.py --time $(FUZZ_TIME) --jobs $(FUZZ_JOBS) $(FUZZ_TARGET)

@@ -19,6 +19,8 @@
 
 #include "cmds.h"
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int memfd = -1;
@@ -101,6 +103,114 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	load_input(data + 1, size - 1);
 	argc = build_argv(data[0], argv);
 	cmd_analyze(argc, argv);
+	return 0;
+}
+#elif defined(FUZZ_PAGES)
+/*
+ * fuzz-pages: only the ring-buffer pages vary. The metadata (header, formats,
+ * options, up to the "flyrecord" CPU table) is a fixed template from the
+ * generator (tests/fuzz/pages.py), so libtraceevent parses it once and every
+ * execution goes to the reader's page checks, kbuffer and the analysis.
+ * Input: an options byte (bit 0: -j 2, bit 1: --csv, bits 2-5: CPUs - 1),
+ * (CPUs - 1) little-endian u16 lengths in 64-byte units, then each CPU's
+ * data (the last CPU takes the rest).
+ */
+static uint8_t *tmpl;
+static size_t tmpl_len, tmpl_cpus_at;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* The template: u32 offset of its CPU count, then the file up to its CPU table. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *p = getenv("VMWAIT_FUZZ_TEMPLATE");
+	char def[4096];
+	uint32_t at;
+	FILE *f;
+	long n;
+
+	if (!p) {
+		const char *slash = strrchr((*argv)[0], '/');
+
+		/* beside the binary */
+		snprintf(def, sizeof(def), "%.*spages-template.dat",
+			 slash ? (int)(slash - (*argv)[0] + 1) : 0, (*argv)[0]);
+		p = def;
+	}
+	(void)argc;
+	f = fopen(p, "rb");
+	if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 8 || fseek(f, 0, SEEK_SET)) {
+		fprintf(stderr, "fuzz-pages: cannot read the template %s\n", p);
+		abort();
+	}
+	tmpl = malloc((size_t)n);
+	if (!tmpl || fread(tmpl, 1, (size_t)n, f) != (size_t)n)
+		abort();
+	fclose(f);
+	memcpy(&at, tmpl, 4);
+	tmpl_len = (size_t)n - 4;
+	memmove(tmpl, tmpl + 4, tmpl_len);
+	if (at + 4 > tmpl_len)
+		abort();
+	tmpl_cpus_at = at;
+	return 0;
+}
+
+/* Lay out template, CPU table and each CPU's data, page-aligned, in @buf. */
+static size_t build_file(const uint8_t *data, size_t size, unsigned int cpus, uint8_t *buf,
+			 size_t cap)
+{
+	size_t hdr = 2 * (cpus - 1), off;
+	const uint8_t *d = data + hdr;
+	size_t left = size - hdr;
+	uint32_t n = cpus;
+
+	memcpy(buf, tmpl, tmpl_len);
+	memcpy(buf + tmpl_cpus_at, &n, 4);
+	off = (tmpl_len + 16 * (size_t)cpus + 4095) & ~(size_t)4095;
+	memset(buf + tmpl_len, 0, off - tmpl_len);
+	for (unsigned int c = 0; c < cpus; c++) {
+		size_t len = c + 1 < cpus ? 64 * (size_t)(data[2 * c] | data[2 * c + 1] << 8) : left;
+		uint64_t o = off, l;
+
+		len = MIN(MIN(len, left), cap - off);
+		l = len;
+		memcpy(buf + tmpl_len + 16 * c, &o, 8);
+		memcpy(buf + tmpl_len + 16 * c + 8, &l, 8);
+		memcpy(buf + off, d, len);
+		d += len;
+		left -= len;
+		off = MIN((off + len + 4095) & ~(size_t)4095, cap);
+		memset(buf + o + len, 0, off - o - len);
+	}
+	return off;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t *buf;
+	static size_t cap;
+	char *argv[] = { "analyze", "-j", "1", "--json", "-o", "/dev/null", path, NULL };
+	unsigned int cpus;
+	size_t need;
+
+	if (size < 1)
+		return 0;
+	cpus = 1 + (data[0] >> 2 & 15);
+	if (size < 1 + 2 * (cpus - 1))
+		return 0;
+	need = tmpl_len + 16 * cpus + size + 4096 * (cpus + 1);
+	if (need > cap) {
+		free(buf);
+		cap = need;
+		buf = malloc(cap);
+		if (!buf)
+			abort();
+	}
+	argv[2] = data[0] & 1 ? "2" : "1";
+	argv[3] = data[0] & 2 ? "--csv" : "--json";
+	load_input(buf, build_file(data + 1, size - 1, cpus, buf, cap));
+	cmd_analyze(7, argv);
 	return 0;
 }
 #else

@@ -2,7 +2,7 @@
 """Runs the libFuzzer harnesses and sorts what they find into defect classes.
 
 usage: tests/fuzz/run-fuzz.py [--time S] [--jobs J] [--out DIR] [--check] [TARGET...]
-  TARGET   analyze and/or options (build/tests/fuzz/fuzz-TARGET; default both)
+  TARGET   analyze, options, pages (build/tests/fuzz/fuzz-TARGET; default all three)
   --time   seconds of fuzzing (all targets run at once; default 600)
   --jobs   libFuzzer fork jobs shared by the targets (default 2)
   --out    work directory: corpora and artifacts (default build/fuzz/run);
@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import classify        # noqa: E402
+import pages           # noqa: E402
 
 TRIAGE_MAX = 300        # artifacts re-run per target; more are sampled
 
@@ -75,10 +76,36 @@ def make_corpus(target, seeds, dest, every):
             f.write(data)
 
 
+def make_pages_corpus(dest, every):
+    """fuzz-pages' seeds: the pages of the scenarios and of random traces in the
+    template's layout (6.18), full and --light (tests/fuzz/pages.py)."""
+    os.makedirs(dest, exist_ok=True)
+    synth = os.path.join(TOP, "build/tests/synth/vmwait-synth")
+    scn = os.path.join(TOP, "tests/synth/scenarios")
+    tmp = os.path.join(dest, "tmp.dat")
+    runs = [(n[:-4], [os.path.join(scn, n)]) for n in sorted(os.listdir(scn))
+            if n.endswith(".scn")]
+    runs += [("rnd%d" % s, ["--random", str(s), "--events", "2000"]) for s in range(1, 25)]
+    for i, (name, args) in enumerate(runs):
+        if i % every:
+            continue
+        for light in ([], ["--light"]):
+            if subprocess.run([synth, "-k", "6.18", "-o", tmp, "-t", "/dev/null"] + light + args,
+                              stderr=subprocess.DEVNULL).returncode:
+                continue
+            with open(tmp, "rb") as f:
+                if pages.cpu_table(f.read())[1] > 16:
+                    continue
+            subprocess.run([os.path.join(HERE, "pages.py"), "seed", tmp, os.path.join(
+                dest, "seed-%s%s" % (name, light and "-light" or ""))], check=True)
+    os.remove(tmp)
+
+
 def start_fuzzer(binary, corpus, art, seconds, jobs, log):
     cmd = [binary, "-fork=%d" % jobs, "-ignore_crashes=1", "-ignore_timeouts=1",
            "-ignore_ooms=1", "-timeout=10", "-rss_limit_mb=2048", "-malloc_limit_mb=1024",
-           "-max_len=131072", "-max_total_time=%d" % seconds, "-close_fd_mask=3",
+           "-max_len=%d" % (32768 if binary.endswith("pages") else 131072),
+           "-max_total_time=%d" % seconds, "-close_fd_mask=3",
            "-artifact_prefix=%s/" % art, corpus]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=fuzz_env(),
                             cwd=os.path.dirname(art))
@@ -122,7 +149,7 @@ def triage(binary, art):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("targets", nargs="*", default=["analyze", "options"])
+    ap.add_argument("targets", nargs="*", default=["analyze", "options", "pages"])
     ap.add_argument("--time", type=int, default=600)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(TOP, "build/fuzz/run"))
@@ -142,7 +169,9 @@ def main():
         binary = os.path.join(TOP, "build/tests/fuzz/fuzz-" + t)
         corpus = os.path.join(args.out, "corpus-" + t)
         art = os.path.join(args.out, "artifacts-" + t)
-        if not os.path.isdir(corpus):
+        if not os.path.isdir(corpus) and t == "pages":
+            make_pages_corpus(corpus, 4 if args.check else 1)
+        elif not os.path.isdir(corpus):
             make_corpus(t, seeds, corpus, 4 if args.check else 1)
         shutil.rmtree(art, ignore_errors=True)
         os.makedirs(art)
