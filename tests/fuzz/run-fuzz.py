@@ -9,6 +9,7 @@ usage: tests/fuzz/run-fuzz.py [--time S] [--jobs J] [--out DIR] [--check] [TARGE
            the corpora grow from run to run
   --check  the bounded run of make check: a fresh work directory, a quarter
            of the generated seeds (a short run spends less time loading them)
+  --bindir where the fuzz-TARGET binaries are (default build/tests/fuzz)
 
 libFuzzer runs in fork mode, keeping on after a crash, a timeout or an OOM,
 so that one run finds every class. Each artifact is re-run alone with full
@@ -154,6 +155,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(TOP, "build/fuzz/run"))
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--bindir", default=os.path.join(TOP, "build/tests/fuzz"),
+                    help="where fuzz-TARGET lives (a copy keeps a long run's binary fixed "
+                    "while the tree is rebuilt)")
     args = ap.parse_args()
     seeds = os.path.join(args.out, "seeds")
     if args.check and os.path.exists(args.out):
@@ -166,7 +170,7 @@ def main():
     procs = []
     jobs = max(1, args.jobs // len(args.targets))
     for t in args.targets:
-        binary = os.path.join(TOP, "build/tests/fuzz/fuzz-" + t)
+        binary = os.path.join(os.path.abspath(args.bindir), "fuzz-" + t)
         corpus = os.path.join(args.out, "corpus-" + t)
         art = os.path.join(args.out, "artifacts-" + t)
         if not os.path.isdir(corpus) and t == "pages":
