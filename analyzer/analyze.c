@@ -141,7 +141,9 @@ static int run(const struct analyze_opts *o, struct vw_result *res,
 		goto out;
 	}
 	ret = pipe_threads(o->threads) > 1 && !ex_out ? pipe_run(t, a, &pic.progress) : -2;
-	if (ret == -2)
+	if (ret == -2 && !(gs && ex_out))
+		ret = session_pass(a, t, &pic.progress);
+	else if (ret == -2)
 		while ((ret = tin_next(t, &rec)) > 0) {
 			if (gs && ex_out)
 				guests_explain_until(gs, rec.ts);

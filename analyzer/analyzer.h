@@ -13,6 +13,7 @@
 #define VMWAIT_ANALYZER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -227,19 +228,34 @@ struct ev_type {
 	struct ev_field f[MAX_FIELDS];
 };
 
-/* A decoded record: the evidence the state machine consumes. */
+/*
+ * A decoded record: the evidence the state machine consumes. It begins with
+ * the reader's record, field for field (tin_next() fills it in place).
+ */
 struct vw_ev {
-	uint64_t ts;
-	const uint8_t *data;
-	uint32_t size;
-	int cpu;
+	union {
+		struct tin_rec rec;
+		struct {
+			uint64_t ts;
+			const uint8_t *data;
+			uint32_t size;
+			int cpu;
+			int64_t missed;
+		};
+	};
 	int pid;			/* common_pid, -1 if unreadable */
 	uint8_t kind;
 	uint8_t flags;			/* common_flags */
-	int64_t missed;
 	const struct ev_type *ty;	/* NULL: a format the analysis did not parse */
 	uint64_t v[MAX_FIELDS];		/* numeric fields, in the kind's order */
 };
+_Static_assert(offsetof(struct vw_ev, ts) == offsetof(struct tin_rec, ts) &&
+	       offsetof(struct vw_ev, data) == offsetof(struct tin_rec, data) &&
+	       offsetof(struct vw_ev, size) == offsetof(struct tin_rec, size) &&
+	       offsetof(struct vw_ev, cpu) == offsetof(struct tin_rec, cpu) &&
+	       offsetof(struct vw_ev, missed) == offsetof(struct tin_rec, missed) &&
+	       offsetof(struct vw_ev, pid) >= sizeof(struct tin_rec),
+	       "struct vw_ev begins with a struct tin_rec");
 
 /* Exit-reason names from the kvm_exit print format. */
 struct exit_names {
@@ -387,6 +403,8 @@ struct session_opts {
 };
 struct analyzer *session_new(struct tin *t, const struct session_opts *o);
 void session_feed(struct analyzer *a, const struct tin_rec *r);
+struct progress;
+int session_pass(struct analyzer *a, struct tin *t, struct progress *pg);
 void session_feed_ev(struct analyzer *a, struct vw_ev *e);
 void session_end(struct analyzer *a, struct vw_result *res);
 void session_free(struct analyzer *a);

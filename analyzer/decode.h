@@ -57,21 +57,18 @@ static inline uint64_t load_fast(const uint8_t *p, uint8_t how)
 }
 
 /*
- * Decode @r: its type, flags, pid, kind and the kind's numeric fields. The
- * common case (a file in the host's byte order, a record holding every
- * field) is plain loads; anything else goes through the checked load().
+ * Decode @e, its record (e->rec) read: its type, flags, pid, kind and the
+ * kind's numeric fields. The common case (a file in the host's byte order,
+ * a record holding every field) is plain loads; anything else goes through
+ * the checked load(). Inline in the reading loops: it runs once per record.
  */
-static inline void decode(const struct analyzer *a, const struct tin_rec *r, struct vw_ev *e)
+static inline __attribute__((always_inline)) void decode_ev(const struct analyzer *a,
+							    struct vw_ev *e)
 {
 	const struct ev_type *ty;
 	unsigned int id;
 
-	e->ts = r->ts;
-	e->cpu = r->cpu;
-	e->data = r->data;
-	e->size = r->size;
-	e->missed = r->missed;
-	if (a->common_fast && r->size >= 8) {
+	if (a->common_fast && e->size >= 8) {
 		uint16_t t16;
 		int32_t p32;
 
@@ -86,10 +83,15 @@ static inline void decode(const struct analyzer *a, const struct tin_rec *r, str
 		e->pid = a->c_pid.present && a->c_pid.off + 4 <= e->size ?
 			 (int)load(a, e, &a->c_pid) : -1;
 	}
-	ty = id < (unsigned int)a->ntypes ? &a->types[id] : NULL;
+	if (id >= (unsigned int)a->ntypes) {
+		e->ty = NULL;
+		e->kind = K_NONE;
+		return;
+	}
+	ty = &a->types[id];
 	e->ty = ty;
-	e->kind = ty ? ty->kind : K_NONE;
-	if (!ty || !ty->nf)
+	e->kind = ty->kind;
+	if (!ty->nf)
 		return;
 	if (!a->swap && e->size >= ty->min_size) {
 		for (int i = 0; i < ty->nf; i++)
@@ -98,6 +100,13 @@ static inline void decode(const struct analyzer *a, const struct tin_rec *r, str
 	}
 	for (int i = 0; i < ty->nf; i++)
 		e->v[i] = load(a, e, &ty->f[i]);
+}
+
+/* Decode the record @r into @e. */
+static inline void decode(const struct analyzer *a, const struct tin_rec *r, struct vw_ev *e)
+{
+	e->rec = *r;
+	decode_ev(a, e);
 }
 
 #endif

@@ -38,33 +38,35 @@ struct pipe {
 	pthread_cond_t cond;
 };
 
-/* Decode up to BATCH records into @b; the tin_next() result that ended it. */
+/*
+ * Decode up to BATCH records into @b, each read in place into its slot; the
+ * tin_next() result that ended it.
+ */
 static int fill(struct pipe *p, struct batch *b)
 {
 	size_t used = 0;
-	struct tin_rec r;
 	int ret = 1;
 
 	b->n = 0;
-	while (b->n < BATCH && (ret = tin_next(p->t, &r)) > 0) {
-		struct vw_ev *e;
+	while (b->n < BATCH && (ret = tin_next(p->t, &b->ev[b->n].rec)) > 0) {
+		struct vw_ev *e = &b->ev[b->n];
 
-		if (r.cpu < 0 || r.cpu >= p->a->ncpus)
+		if (e->cpu < 0 || e->cpu >= p->a->ncpus)
 			continue;
-		if (!b->arena || used + r.size > b->cap) {
+		if (!b->arena || used + e->size > b->cap) {
 			/* payloads are copied after decoding: rebase the batch's pointers */
 			uint8_t *old = b->arena;
 
-			b->cap = MAX(b->cap * 2, used + r.size + BATCH * 64);
+			b->cap = MAX(b->cap * 2, used + e->size + BATCH * 64);
 			b->arena = xrealloc(b->arena, b->cap);
 			for (int i = 0; i < b->n; i++)
 				b->ev[i].data = b->arena + (b->ev[i].data - old);
 		}
-		memcpy(b->arena + used, r.data, r.size);
-		r.data = b->arena + used;
-		used += r.size;
-		e = &b->ev[b->n++];
-		decode(p->a, &r, e);
+		memcpy(b->arena + used, e->data, e->size);
+		e->data = b->arena + used;
+		used += e->size;
+		b->n++;
+		decode_ev(p->a, e);
 		progress_tick(p->pg, p->t, ++p->nrec);
 	}
 	return ret;

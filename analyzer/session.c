@@ -8,6 +8,7 @@
 
 #include "analyzer.h"
 #include "decode.h"
+#include "pictures.h"
 #include "util.h"
 
 /* --explain: the record printed as trace-cmd report does, with the notes it caused. */
@@ -62,6 +63,26 @@ void session_feed(struct analyzer *a, const struct tin_rec *rec)
 		return;
 	decode(a, rec, &e);
 	feed_ev(a, &e);
+}
+
+/*
+ * Every record of @t in time order, on this thread: the loop of
+ * session_feed() with it inline (a call less per record), each record read
+ * in place into the decoded one. 0 at the end, -1 on a read error.
+ */
+int session_pass(struct analyzer *a, struct tin *t, struct progress *pg)
+{
+	struct vw_ev e;
+	int ret;
+
+	while ((ret = tin_next(t, &e.rec)) > 0) {
+		if (e.cpu >= 0 && e.cpu < a->ncpus) {
+			decode_ev(a, &e);
+			feed_ev(a, &e);
+		}
+		progress_tick(pg, t, a->events);
+	}
+	return ret;
 }
 
 /* trace-cmd's GUEST options name vCPU threads (host pid per vcpu id) and VMs. */

@@ -212,57 +212,78 @@ static inline bool top_stays(const struct tin *t)
 	return t->nheap < 2 || (!before(&h[1], &h[0]) && (t->nheap < 3 || !before(&h[2], &h[0])));
 }
 
-/* Advance the stream at the heap's top (its event was returned): 0, or -1. */
-static int advance_top(struct tin *t)
+/*
+ * tin_next() when the top stream's page has no more events: its next page's
+ * first event (the top's new key), or the stream's end (its entry dropped).
+ */
+static int __attribute__((noinline)) next_page(struct tin *t, struct tin_rec *r)
 {
 	struct tin_hent *top = &t->heap[0];
-	struct tin_stream *s = &t->st[top->idx];
-	unsigned long long ts;
-	void *d;
 
-	/* the common case: the next event on the same page */
-	d = s->loaded ? kbuffer_next_event(s->kb, &ts) : NULL;
-	if (__builtin_expect(d != NULL, 1)) {
-		s->data = d;
-		s->dsize = (uint32_t)kbuffer_event_size(s->kb);
-		s->ts = t->ts_plain ? ts : tin_ts_calc(t, ts, s->cpu);
-		s->missed = 0;
-		top->ts = s->ts;
-	} else {
-		switch (tin_stream_next_page(t, s)) {
-		case 1:
-			top->ts = s->ts;
-			break;
-		case 0:
-			*top = t->heap[--t->nheap];
-			break;
-		default:
-			return -1;
-		}
-	}
-	if (!top_stays(t))
-		tin_sift_down(t, 0);
-	return 0;
-}
-
-int tin_next(struct tin *t, struct tin_rec *r)
-{
-	struct tin_stream *s;
-
-	if (__builtin_expect(!t->started, 0)) {
-		if (start(t))
-			return -1;
-	} else if (t->nheap && advance_top(t)) {
+	switch (tin_stream_next_page(t, &t->st[top->idx])) {
+	case 1:
+		top->ts = t->st[top->idx].ts;
+		break;
+	case 0:
+		*top = t->heap[--t->nheap];
+		break;
+	default:
 		return -1;
 	}
 	if (!t->nheap)
 		return 0;
+	if (!top_stays(t))
+		tin_sift_down(t, 0);
+	tin_rec_of(&t->st[t->heap[0].idx], r);
+	return 1;
+}
+
+/* tin_next() on a reader not started: every stream's first event, the heap. */
+static int __attribute__((noinline)) first(struct tin *t, struct tin_rec *r)
+{
+	if (start(t))
+		return -1;
+	if (!t->nheap)
+		return 0;
+	tin_rec_of(&t->st[t->heap[0].idx], r);
+	return 1;
+}
+
+/*
+ * The heap's top was returned last: advance its stream. The common case, the
+ * next event on the same page of a stream that stays first, goes from
+ * kbuffer to @r without passing through the stream (see struct tin_stream);
+ * @r is filled as soon as each part is known, so that only @t, @r and the
+ * stream live across the calls (fewer registers saved per record).
+ */
+int tin_next(struct tin *t, struct tin_rec *r)
+{
+	struct tin_stream *s;
+	unsigned long long ts;
+	void *d;
+
+	if (__builtin_expect(!t->nheap, 0))
+		return t->started ? 0 : first(t, r);	/* no heap before the start */
 	s = &t->st[t->heap[0].idx];
-	r->ts = s->ts;
-	r->data = s->data;
-	r->size = s->dsize;
+	d = s->loaded ? kbuffer_next_event(s->kb, &ts) : NULL;
+	if (__builtin_expect(d == NULL, 0))
+		return next_page(t, r);
+	r->data = d;
+	r->size = tin_ev_size(t, s, d);
 	r->cpu = s->cpu;
-	r->missed = s->missed;
+	r->missed = 0;
+	if (!t->ts_plain)
+		ts = tin_ts_calc(t, ts, s->cpu);
+	r->ts = ts;
+	t->heap[0].ts = ts;
+	if (__builtin_expect(top_stays(t), 1))
+		return 1;
+	s->ts = ts;
+	s->data = r->data;
+	s->dsize = r->size;
+	s->missed = 0;
+	tin_sift_down(t, 0);
+	tin_rec_of(&t->st[t->heap[0].idx], r);
 	return 1;
 }
 

@@ -243,54 +243,46 @@ static uint64_t read_long(const struct tin *t, const uint8_t *p)
 	return t->kb_lsize == KBUFFER_LSIZE_8 ? tin_u64(t, p) : tin_u32(t, p);
 }
 
-/*
- * Walk the event headers of @page as kbuffer will. Returns the number of
- * data bytes that are consistent (== the commit size for a good page);
- * *@missed gets the page's loss (0, count, -1).
- */
-static uint32_t page_check(const struct tin *t, const uint8_t *page, uint32_t psz,
-			   int64_t *missed, uint32_t *commit_out)
+/* A 32-bit word of a file of byte order @be. */
+static inline uint32_t rd32(const uint8_t *p, bool be)
 {
-	uint32_t hdr = t->kb_lsize == KBUFFER_LSIZE_8 ? 16 : 12;
-	uint32_t lsz = hdr - 8, max = psz - hdr;
-	const uint8_t *d = page + hdr;
-	uint64_t flags = read_long(t, page + 8);
-	uint32_t commit = (uint32_t)(flags & COMMIT_MASK), pos = 0;
+	uint32_t x;
 
-	*missed = 0;
-	if (flags & MISSING_EVENTS)
-		*missed = -1;
-	if (commit > max) {
-		*commit_out = commit;
-		return 0;
-	}
-	if ((flags & MISSING_EVENTS) && (flags & MISSING_STORED) && commit + lsz <= max)
-		*missed = (int64_t)read_long(t, d + commit);
-	*commit_out = commit;
-	while (pos < commit) {
-		uint32_t x, type, len;
+	memcpy(&x, p, 4);
+	return be ? be32toh(x) : le32toh(x);
+}
 
-		if (commit - pos < 4)
-			break;
-		x = tin_u32(t, d + pos);
-		type = t->m.big_endian ? x >> 27 : x & 31;
-		if (type == KBUFFER_TYPE_PADDING) {
-			if (commit - pos < 8 || tin_u32(t, d + pos + 4) > 0x7fffffffu)
+/*
+ * The consistent prefix of the @commit data bytes at @d, walked as kbuffer
+ * will; *@longs is set on a type-0 record (its length in a second word).
+ * Inline for each byte order (@be a constant): it runs once per record.
+ */
+static inline __attribute__((always_inline)) uint32_t
+walk(const uint8_t *d, uint32_t commit, bool be, bool *longs)
+{
+	uint32_t pos = 0;
+
+	while (commit - pos >= 4) {
+		uint32_t x = rd32(d + pos, be), type = be ? x >> 27 : x & 31, len;
+
+		if (__builtin_expect(type - 1 < 28, 1)) {
+			len = 4 + type * 4;	/* data, its length in words in its type */
+		} else if (type == KBUFFER_TYPE_PADDING) {
+			if (commit - pos < 8 || rd32(d + pos + 4, be) > 0x7fffffffu)
 				break;
-			len = 4 + tin_u32(t, d + pos + 4);
+			len = 4 + rd32(d + pos + 4, be);
 		} else if (type >= KBUFFER_TYPE_TIME_EXTEND) {
 			len = 8;
-		} else if (type == 0) {
+		} else {
 			uint32_t l;
 
+			*longs = true;
 			if (commit - pos < 8)
 				break;
-			l = tin_u32(t, d + pos + 4);
+			l = rd32(d + pos + 4, be);
 			if (l < 4 || l > commit)
 				break;
 			len = 8 + ((l - 4 + 3) & ~3u);
-		} else {
-			len = 4 + type * 4;
 		}
 		if (len > commit - pos) {
 			if (type == KBUFFER_TYPE_PADDING)
@@ -300,6 +292,33 @@ static uint32_t page_check(const struct tin *t, const uint8_t *page, uint32_t ps
 		pos += len;
 	}
 	return pos >= commit ? commit : pos;
+}
+
+/*
+ * Walk the event headers of @page as kbuffer will. Returns the number of
+ * data bytes that are consistent (== the commit size for a good page);
+ * *@missed gets the page's loss (0, count, -1), *@longs whether a record
+ * has a length word.
+ */
+static uint32_t page_check(const struct tin *t, const uint8_t *page, uint32_t psz,
+			   int64_t *missed, uint32_t *commit_out, bool *longs)
+{
+	uint32_t hdr = t->kb_lsize == KBUFFER_LSIZE_8 ? 16 : 12;
+	uint32_t lsz = hdr - 8, max = psz - hdr;
+	const uint8_t *d = page + hdr;
+	uint64_t flags = read_long(t, page + 8);
+	uint32_t commit = (uint32_t)(flags & COMMIT_MASK);
+
+	*missed = 0;
+	*longs = false;
+	if (flags & MISSING_EVENTS)
+		*missed = -1;
+	*commit_out = commit;
+	if (commit > max)
+		return 0;
+	if ((flags & MISSING_EVENTS) && (flags & MISSING_STORED) && commit + lsz <= max)
+		*missed = (int64_t)read_long(t, d + commit);
+	return t->m.big_endian ? walk(d, commit, true, longs) : walk(d, commit, false, longs);
 }
 
 /* Store @v as a long of the file at @p. */
@@ -323,7 +342,7 @@ static void load_page(struct tin *t, struct tin_stream *s, uint32_t psz)
 	uint32_t commit, good;
 	int64_t missed;
 
-	good = page_check(t, page, psz, &missed, &commit);
+	good = page_check(t, page, psz, &missed, &commit, &s->longs);
 	if (missed)
 		s->pending_missed = missed < 0 || s->pending_missed < 0 ? -1 :
 				    s->pending_missed + missed;
@@ -523,7 +542,7 @@ static inline int stream_read(struct tin *t, struct tin_stream *s, void *d,
 		d = kbuffer_read_event(s->kb, &ts);
 	}
 	s->data = d;
-	s->dsize = (uint32_t)kbuffer_event_size(s->kb);
+	s->dsize = tin_ev_size(t, s, d);
 	s->ts = t->tshift || t->m.tsc_mult || t->m.ts_offset ? tin_ts_calc(t, ts, s->cpu) : ts;
 	s->missed = s->pending_missed;
 	s->pending_missed = 0;

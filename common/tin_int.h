@@ -7,9 +7,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <kbuffer.h>
+
 #include "tin.h"
 
-struct kbuffer;
 struct tep_plugin_list;
 
 /* A piece of metadata, NUL-terminated for text parsers. */
@@ -47,6 +48,7 @@ struct tin_stream {
 	bool compressed;
 	bool live;		/* pages are pushed (tin_push), not read */
 	bool loaded;		/* a page is loaded in kb */
+	bool longs;		/* the page has a record with a length word (type 0) */
 	bool done;
 	struct {		/* live: pushed pages not read yet (a ring) */
 		uint8_t *pages;
@@ -56,7 +58,11 @@ struct tin_stream {
 	struct kbuffer *kb;
 	uint8_t *fix;		/* a corrupt page's valid prefix, rewritten */
 	const uint8_t *rp_page;	/* replay: the next raw page, not handed out yet */
-	/* the current event */
+	/*
+	 * The current event. tin_next() returns the top stream's next event
+	 * without storing it here when the stream stays on top: these are
+	 * current for every stream in the heap but the one tin_next() returned.
+	 */
 	uint64_t ts;
 	const void *data;
 	uint32_t dsize;
@@ -140,5 +146,34 @@ int tin_stream_next_page(struct tin *t, struct tin_stream *s);
 uint64_t tin_ts_calc(const struct tin *t, uint64_t ts, int cpu);
 void tin_note_corrupt(struct tin *t, struct tin_stream *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The record of stream @s's current event. */
+static inline void tin_rec_of(const struct tin_stream *s, struct tin_rec *r)
+{
+	r->ts = s->ts;
+	r->data = s->data;
+	r->size = s->dsize;
+	r->cpu = s->cpu;
+	r->missed = s->missed;
+}
+
+/*
+ * The payload size of event @d, just returned by kbuffer from @s's page.
+ * page_check() walked that page's headers as kbuffer does: without a type-0
+ * record (its length in a second word) every record's header is the word
+ * before its payload, and its type is the length in words, in the word's
+ * first byte (the low 5 bits little-endian, the high 5 big-endian). What
+ * kbuffer_event_size() would return, without the call.
+ */
+static inline uint32_t tin_ev_size(const struct tin *t, const struct tin_stream *s,
+				   const void *d)
+{
+	uint8_t b;
+
+	if (__builtin_expect(s->longs, 0))
+		return (uint32_t)kbuffer_event_size(s->kb);
+	b = ((const uint8_t *)d)[-4];
+	return (t->m.big_endian ? b >> 3 : b & 31) * 4u;
+}
 
 #endif

@@ -43,8 +43,6 @@ static int live_advance(struct tin *t)
 
 int tin_next_until(struct tin *t, struct tin_rec *r, uint64_t limit)
 {
-	struct tin_stream *s;
-
 	if (live_advance(t))
 		return -1;
 	for (int i = 0; i < t->nstarved; i++) {
@@ -60,12 +58,7 @@ int tin_next_until(struct tin *t, struct tin_rec *r, uint64_t limit)
 	}
 	if (!t->nheap || t->heap[0].ts > limit)
 		return 0;
-	s = &t->st[t->heap[0].idx];
-	r->ts = s->ts;
-	r->data = s->data;
-	r->size = s->dsize;
-	r->cpu = s->cpu;
-	r->missed = s->missed;
+	tin_rec_of(&t->st[t->heap[0].idx], r);
 	t->returned = true;
 	return 1;
 }
