@@ -16,9 +16,26 @@ VMM=$TOP/build/tests/vmm/vmwait-vmm
 SUMS=$TOP/tests/top/sums.py
 TMUXS=vmwait-top-test-$$
 BG=
-trap 'for p in $BG; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+trap 'for p in $BG; do stop_wait "$p" INT 2>/dev/null; done
       command -v tmux > /dev/null && tmux -L "$TMUXS" kill-server 2>/dev/null
       cleanup_instances; rm -rf "$T"' EXIT
+
+# stop_wait PID SIG: send SIG and wait for PID, at most 60 s (a lost signal must
+# fail a check, not hang the suite); PID's exit status, or 254 after a SIGKILL.
+stop_wait() {
+	local i
+	kill -"$2" "$1"
+	for i in $(seq 600); do
+		kill -0 "$1" 2> /dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2> /dev/null; then
+		kill -KILL "$1"
+		wait "$1" 2> /dev/null
+		return 254
+	fi
+	wait "$1" 2> /dev/null
+}
 
 # entry NAME TRACE NS [LEN]: replay TRACE (intervals of NS), analyze it, list the pair for
 # sums.py (which checks that lines last NS but the last, or LEN; 0: not checked).
@@ -325,12 +342,12 @@ python3 "$SUMS" "$T/list"
 # Clean-up: q is tested with the screen; signals here; SIGKILL leaves one that
 # the next run removes.
 for sig in INT TERM HUP KILL; do
+	rm -f "$T/sig.jsonl"	# else the last run's line may be seen before this one starts
 	"$VMWAIT" top --json-lines -i 0.2 > "$T/sig.jsonl" 2> "$T/sig.err" &
 	pid=$!
 	BG="$BG $pid"
-	for i in $(seq 300); do [ -s "$T/sig.jsonl" ] && break; sleep 0.1; done
-	kill -$sig $pid
-	{ wait $pid; } 2> /dev/null
+	for i in $(seq 600); do [ -s "$T/sig.jsonl" ] && break; sleep 0.1; done
+	stop_wait $pid $sig
 	rc=$?
 	if [ $sig = KILL ]; then
 		check_eq "live SIGKILL: leaves its instance" "137 1" "$rc $(instances_of $pid)"
@@ -368,16 +385,14 @@ fi
 "$VMWAIT" top --json-lines -i 0.5 -o "$T/vm.dat" > "$T/vm.jsonl" 2> "$T/vm.err" &
 pid=$!
 BG="$BG $pid"
-for i in $(seq 300); do [ -s "$T/vm.jsonl" ] && break; sleep 0.1; done
+for i in $(seq 600); do [ -s "$T/vm.jsonl" ] && break; sleep 0.1; done
 if ! "$VMM" -c 2 -p "timer:3:1ms,pit:3:1ms,ipi:3,disk:3,net:3" -o "$T/truth.json" \
 	> /dev/null 2> "$T/vmm.err"; then
-	kill -INT $pid
-	wait $pid
+	stop_wait $pid INT
 	skip "live with a VM" "the workload cannot run a VM here: $(head -n 1 "$T/vmm.err")"
 	exit 0
 fi
-kill -INT $pid
-wait $pid
+stop_wait $pid INT
 check_eq "live with a VM: exit status after SIGINT" 0 "$?"
 check_eq "live with a VM: no tracefs instance left" 0 "$(instances_of $pid)"
 python3 - "$T/truth.json" "$T/vm.jsonl" <<-'EOF'
