@@ -107,6 +107,7 @@ struct thread {
 	/* halt */
 	int halt_idx;			/* index in analyzer.halted, -1 */
 	bool halt_confirmed;
+	int halt_cpu;			/* the CPU of the HLT exit that began the halt */
 	uint64_t halt_start;
 	uint64_t on_since;		/* while halted and on a CPU */
 	uint64_t polled;

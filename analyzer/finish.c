@@ -28,6 +28,14 @@ static struct vw_vm *vm_new(struct vw_result *r, int pid, const char *name)
 static struct vw_vm *guest_vm(struct analyzer *a, struct vw_result *r, int g)
 {
 	const char *name = a->info->guests[g].name;
+	char buf[48];
+
+	/* real trace-cmd files carry GUEST options with an empty name: its trace id */
+	if (!name || !*name) {
+		snprintf(buf, sizeof(buf), "guest 0x%llx",
+			 (unsigned long long)a->info->guests[g].trace_id);
+		name = buf;
+	}
 
 	for (int i = 0; i < r->nr_vms; i++)
 		if (r->vms[i]->pid == -1 && !r->vms[i]->guessed && r->vms[i]->name &&

@@ -45,6 +45,7 @@ static void halt_begin(struct analyzer *a, struct thread *t, uint64_t ts)
 	t->ctx = CTX_HALTED;
 	t->halt_start = ts;
 	t->halt_confirmed = false;
+	t->halt_cpu = t->cpu;
 	t->polled = 0;
 	t->on_since = ts;
 	t->woken = false;
@@ -83,11 +84,19 @@ void halt_cancel(struct analyzer *a, struct thread *t)
  * blocked halt whose waking was not recorded ends there; one that never
  * blocked is the HLT fast path when kvm_vcpu_wakeup is recorded (no halt),
  * and an indistinguishable poll or fast path otherwise (a halt to here).
+ * A fast path never leaves its CPU: where kvm_vcpu_wakeup is recorded but
+ * no sched event, a halt that ends on another CPU lost its kvm_vcpu_wakeup
+ * (a blocked halt) or was preempted: a gap, its time unknown.
  */
 static void halt_leave(struct analyzer *a, struct thread *t, uint64_t ts)
 {
 	if (t->ctx != CTX_HALTED)
 		return;
+	if (!t->halt_confirmed && a->rec.vcpu_wakeup && !a->rec.sched_switch &&
+	    t->cpu != t->halt_cpu) {
+		gap(a, t, ts);
+		return;
+	}
 	if (t->halt_confirmed || !a->rec.vcpu_wakeup) {
 		halt_wake(a, t, ts);
 		wait_finalize(a, t);

@@ -121,13 +121,18 @@ static int opt_guest(struct od *o)
 		return -1;
 	if (od_u64(o, &g.trace_id) || od_u32(o, &n))
 		goto bad;
-	if (n == 0 || n > 4096 || n > (uint32_t)(o->end - o->p) / 8) {
+	/*
+	 * trace-cmd writes 0 vCPUs when the guest's agent did not say which
+	 * host threads run them (seen in real host traces): the guest still
+	 * names a trace id, it maps no thread.
+	 */
+	if (n > 4096 || n > (uint32_t)(o->end - o->p) / 8) {
 		tin_fail(t, "corrupt: GUEST option at offset %llu claims %u vCPUs",
 			 (unsigned long long)o->off, n);
 		goto bad;
 	}
 	g.nvcpus = (int)n;
-	g.vcpu_pid = xcalloc(n, sizeof(int));
+	g.vcpu_pid = n ? xcalloc(n, sizeof(int)) : NULL;
 	for (uint32_t i = 0; i < n; i++) {
 		if (od_u32(o, &cpu) || od_u32(o, &pid))
 			goto bad;
