@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analyzer.h"
+#include "guest.h"
 #include "util.h"
 
 enum { LINK_IPI = 1, LINK_RIP = 2 };
@@ -24,18 +25,23 @@ static struct vw_vm *vm_new(struct vw_result *r, int pid, const char *name)
 	return vm;
 }
 
+/*
+ * The name of the VM of trace-cmd's GUEST option @g: its name, or (real
+ * trace-cmd 3.2 files carry GUEST options with an empty name) its trace id.
+ */
+const char *guest_vm_name(const struct tdat_guest *g, char *buf, size_t len)
+{
+	if (g->name && *g->name)
+		return g->name;
+	snprintf(buf, len, "guest 0x%llx", (unsigned long long)g->trace_id);
+	return buf;
+}
+
 /* The VM of a guest named by trace-cmd's GUEST option, whose VMM pid is unknown. */
 static struct vw_vm *guest_vm(struct analyzer *a, struct vw_result *r, int g)
 {
-	const char *name = a->info->guests[g].name;
 	char buf[48];
-
-	/* real trace-cmd files carry GUEST options with an empty name: its trace id */
-	if (!name || !*name) {
-		snprintf(buf, sizeof(buf), "guest 0x%llx",
-			 (unsigned long long)a->info->guests[g].trace_id);
-		name = buf;
-	}
+	const char *name = guest_vm_name(&a->info->guests[g], buf, sizeof(buf));
 
 	for (int i = 0; i < r->nr_vms; i++)
 		if (r->vms[i]->pid == -1 && !r->vms[i]->guessed && r->vms[i]->name &&

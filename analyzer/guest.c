@@ -124,19 +124,23 @@ static int pick_vm(struct guests *gs, struct gtrace *g, const struct vw_result *
 {
 	const struct tdat_guest *l = linked(g, host);
 	const char *path = g->spec->path;
+	const char *lname = NULL;
 	struct sbuf sb = { 0 };
+	char buf[48];
 
 	if (ids_check(g, host, res->file))
 		return -1;
+	if (l)
+		lname = guest_vm_name(l, buf, sizeof(buf));
 	if (g->spec->vm) {
 		g->vm = vm_named(res, g->spec->vm, path, "=VM is");
-		if (g->vm && l && (!g->vm->name || strcmp(g->vm->name, l->name))) {
+		if (g->vm && l && (!g->vm->name || strcmp(g->vm->name, lname))) {
 			vw_err("guest trace %s is guest '%s' (its trace id), not VM '%s'", path,
-			       l->name, g->spec->vm);
+			       lname, g->spec->vm);
 			return -1;
 		}
 	} else if (l) {
-		g->vm = vm_named(res, l->name, path, "its trace id names guest");
+		g->vm = vm_named(res, lname, path, "its trace id names guest");
 	} else if (res->nr_vms == 1) {
 		g->vm = res->vms[0];
 	} else {

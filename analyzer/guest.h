@@ -143,4 +143,8 @@ void guests_explain_until(struct guests *gs, uint64_t ts);
 void guests_explain_end(struct guests *gs, uint64_t ts);
 void guests_explain_close(struct guests *gs);
 
+/* finish.c: the VM name of trace-cmd's GUEST option @g (its trace id if unnamed). */
+struct tdat_guest;
+const char *guest_vm_name(const struct tdat_guest *g, char *buf, size_t len);
+
 #endif

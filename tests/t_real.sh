@@ -50,3 +50,22 @@ gaps() { python3 -c 'import json,sys; print(" ".join("%d:%d" % (c["tid"], c["gap
 # back on another CPU (no fast path leaves its CPU): unknown, not hypervisor
 check_eq "kvm-all: 4 gaps (2 records missing, 2 lost wakeups across CPUs)" \
 	"533825:4" "$(gaps "$T/kvm-all.json")"
+
+# The real trace-cmd -A pair: the guest file's trace id names the host's
+# unnamed GUEST option; every one of the vCPU's 1488 waits lands in one row
+# of the guest-task table (rows sum to the wait count and time).
+G=$REAL/guest/exits-one-guest.Salamander4.dat
+if "$VMWAIT" analyze --json --guest "$G" "$REAL/exits-one-guest.dat" > "$T/pair.json" 2> "$T/pair.err"; then
+	check_eq "real -A pair: joined by trace id, TIME_SHIFT clock, rows sum to the waits" \
+		"guest 0x5d2b93f358166218 time_shift 0 1488 1488 2166485350 2166485350" \
+		"$(python3 -c '
+import json, sys
+vm = json.load(open(sys.argv[1]))["vms"][0]
+w = vm["vcpus"][0]["waits"]
+rows = vm["guest_tasks"]
+print(vm["name"], vm["guest"]["clock"], vm["guest"]["inconsistent_waits"],
+      sum(x["count"] for x in w.values()), sum(r["waits"]["count"] for r in rows),
+      sum(x["total_ns"] for x in w.values()), sum(r["waits"]["total_ns"] for r in rows))' "$T/pair.json")"
+else
+	nok "real -A pair: analyze --guest" "$(head -n 1 "$T/pair.err")"
+fi
