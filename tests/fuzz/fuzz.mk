@@ -21,6 +21,9 @@ FUZZ_TIME   ?= 600
 FUZZ_JOBS   ?= 2
 FUZZ_TARGET ?= analyze options pages
 FUZZ_FILES  ?= 30000
+# synth.mk is included after this file: its SYNTH_BIN is not set yet where
+# prerequisites are expanded, so the generator is named here
+FUZZ_SYNTH  := $(B)/tests/synth/vmwait-synth
 
 ifneq ($(FUZZ_OK),)
 TEST_BINS   += $(FUZZ_BINS)
@@ -49,15 +52,15 @@ $(B)/tests/fuzz/fuzz-pages: tests/fuzz/harness.c $(B)/fuzz/libvmwait-fuzz.a
 		-DFUZZ_PAGES -o $@ $< $(B)/fuzz/libvmwait-fuzz.a $(LDLIBS)
 
 # fuzz-pages' fixed metadata: a random trace of the 6.18 layout (9 CPUs)
-$(B)/tests/fuzz/pages-template.dat: tests/fuzz/pages.py $(SYNTH_BIN)
+$(B)/tests/fuzz/pages-template.dat: tests/fuzz/pages.py $(FUZZ_SYNTH)
 	@mkdir -p $(dir $@)
-	$(SYNTH_BIN) --random 1 -k 6.18 --events 3000 -o $@.tmp -t /dev/null
+	$(FUZZ_SYNTH) --random 1 -k 6.18 --events 3000 -o $@.tmp -t /dev/null
 	tests/fuzz/pages.py template $@.tmp $@ && rm -f $@.tmp
 
-fuzz: $(FUZZ_BINS) $(SYNTH_BIN)
+fuzz: $(FUZZ_BINS) $(FUZZ_SYNTH)
 	@tests/fuzz/run-fuzz.py --time $(FUZZ_TIME) --jobs $(FUZZ_JOBS) $(FUZZ_TARGET)
 
-fuzz-campaign: vmwait $(B)/vmwait-asan $(SYNTH_BIN)
+fuzz-campaign: vmwait $(B)/vmwait-asan $(FUZZ_SYNTH)
 	@tests/fuzz/mutate.py -n $(FUZZ_FILES) -j $(FUZZ_JOBS)
 
 .PHONY: fuzz fuzz-campaign
