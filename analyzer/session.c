@@ -38,8 +38,9 @@ static inline void feed_ev(struct analyzer *a, struct vw_ev *e)
 	a->last_ts = e->ts;
 	a->events++;
 	if (e->missed) {
-		if (e->missed > 0)
-			a->lost_events += (uint64_t)e->missed;
+		if (e->missed > 0)	/* saturating: a corrupt count must not wrap */
+			a->lost_events = (uint64_t)e->missed > UINT64_MAX - a->lost_events ?
+					 UINT64_MAX : a->lost_events + (uint64_t)e->missed;
 		on_loss(a, e->cpu, e->ts);
 	}
 	a->cpus[e->cpu].started = true;

@@ -343,8 +343,10 @@ static void load_page(struct tin *t, struct tin_stream *s, uint32_t psz)
 	int64_t missed;
 
 	good = page_check(t, page, psz, &missed, &commit, &s->longs);
+	/* a count that would overflow is no count (a corrupt page): lost, unknown */
 	if (missed)
-		s->pending_missed = missed < 0 || s->pending_missed < 0 ? -1 :
+		s->pending_missed = missed < 0 || s->pending_missed < 0 ||
+				    missed > INT64_MAX - s->pending_missed ? -1 :
 				    s->pending_missed + missed;
 	if (good != commit) {
 		tin_note_corrupt(t, s, "CPU %d: corrupt ring-buffer page at offset %llu "
