@@ -28,6 +28,29 @@ check_rc() {
 	check_eq "$name" "$want" "$rc"
 }
 
+# wait_bounded PID: wait for PID (a child) at most 60 s, so that a lost signal
+# fails a check instead of hanging the suite; PID's exit status, or 254 after
+# a SIGKILL.
+wait_bounded() {
+	local i
+	for i in $(seq 600); do
+		kill -0 "$1" 2> /dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2> /dev/null; then
+		kill -KILL "$1"
+		wait "$1" 2> /dev/null
+		return 254
+	fi
+	wait "$1" 2> /dev/null
+}
+
+# stop_wait PID SIG: send SIG to PID, then wait_bounded PID.
+stop_wait() {
+	kill -"$2" "$1"
+	wait_bounded "$1"
+}
+
 # Is tracefs usable (mounted or mountable) by this process?
 tracefs_dir() {
 	local d

@@ -311,8 +311,7 @@ check_eq "busy: second recorder refused" "1 vmwait: $f is being written by anoth
 check_eq "busy: second recorder left no instance" 0 "$(left_by $q)"
 "$VMWAIT" record --recover "$f" > "$T/out" 2> "$T/err"
 check_eq "busy: recover refused" "1 vmwait: $f is being written by a running 'vmwait record' ($f$SUF is in use)" "$? $(cat "$T/err")"
-kill -INT $p
-wait $p
+stop_wait $p INT
 check_eq "busy: the live recording ends well" "0 yes" "$? $(readable "$f")"
 
 # Signals at random moments once vmwait has taken them over (during setup,
@@ -334,7 +333,7 @@ for i in 1 2 3 4 5 6 7 8 9; do
 	sleep "$d1"
 	kill -$sig $p
 	[ $((i % 2)) = 0 ] && { sleep "$d2"; kill -$sig $p 2>/dev/null; }
-	wait $p
+	wait_bounded $p
 	rc=$?
 	echo "# signal $sig after $d1 s (second after $d2 s: $((i % 2 == 0))): rc $rc"
 	if [ $rc = 0 ]; then

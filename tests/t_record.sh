@@ -327,8 +327,7 @@ if [ $HAVE_KVM = 1 ]; then
 	touch "$T/go"
 	wait $vm $other
 	sleep 0.2
-	kill -INT $p
-	wait $p
+	stop_wait $p INT
 	check_eq pid_rc 0 $?
 	check_eq pid_asan_clean 0 "$(grep -cE 'AddressSanitizer|runtime error' "$T/p.err")"
 	vt=$("$COUNT" "$T/p.dat" | sed -n "s/^marker vmwait: task tid=\([0-9]*\) tgid=$vm comm=CPU 0\/KVM$/\1/p")

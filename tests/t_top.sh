@@ -20,23 +20,6 @@ trap 'for p in $BG; do stop_wait "$p" INT 2>/dev/null; done
       command -v tmux > /dev/null && tmux -L "$TMUXS" kill-server 2>/dev/null
       cleanup_instances; rm -rf "$T"' EXIT
 
-# stop_wait PID SIG: send SIG and wait for PID, at most 60 s (a lost signal must
-# fail a check, not hang the suite); PID's exit status, or 254 after a SIGKILL.
-stop_wait() {
-	local i
-	kill -"$2" "$1"
-	for i in $(seq 600); do
-		kill -0 "$1" 2> /dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$1" 2> /dev/null; then
-		kill -KILL "$1"
-		wait "$1" 2> /dev/null
-		return 254
-	fi
-	wait "$1" 2> /dev/null
-}
-
 # entry NAME TRACE NS [LEN]: replay TRACE (intervals of NS), analyze it, list the pair for
 # sums.py (which checks that lines last NS but the last, or LEN; 0: not checked).
 entry() {
