@@ -102,9 +102,21 @@ def make_pages_corpus(dest, every):
     os.remove(tmp)
 
 
+def limits(binary):
+    """libFuzzer's memory limits. fuzz-analyze and fuzz-options run without the
+    RSS thread (-rss_limit_mb=0): vmwait forks a child to parse each new set of
+    formats (common/guard.c), and a fork while that thread starts can copy
+    clang 14 ASan's allocator lock held, leaving the child hung in malloc (a
+    timeout that never reproduces alone). Single allocations stay limited
+    (-malloc_limit_mb). fuzz-pages parses its formats once, before the thread
+    starts (harness.c warm_up), and keeps the RSS limit."""
+    rss = 2048 if binary.endswith("pages") else 0
+    return ["-timeout=10", "-rss_limit_mb=%d" % rss, "-malloc_limit_mb=1024"]
+
+
 def start_fuzzer(binary, corpus, art, seconds, jobs, log):
     cmd = [binary, "-fork=%d" % jobs, "-ignore_crashes=1", "-ignore_timeouts=1",
-           "-ignore_ooms=1", "-timeout=10", "-rss_limit_mb=2048", "-malloc_limit_mb=1024",
+           "-ignore_ooms=1"] + limits(binary) + [
            "-max_len=%d" % (32768 if binary.endswith("pages") else 131072),
            "-max_total_time=%d" % seconds, "-close_fd_mask=3",
            "-artifact_prefix=%s/" % art, corpus]
@@ -131,8 +143,7 @@ def triage(binary, art):
     for name in files:
         path = os.path.join(art, name)
         try:
-            p = subprocess.run([binary, "-timeout=10", "-rss_limit_mb=2048",
-                                "-malloc_limit_mb=1024", path], env=fuzz_env(True),
+            p = subprocess.run([binary] + limits(binary) + [path], env=fuzz_env(True),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
             text = p.stdout.decode(errors="replace")
         except subprocess.TimeoutExpired:
