@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tdat.h"
+#include "../unit/ftrace_text.h"
 
 #define PAGE_SIZE	4096
 #define PAGE_HDR	16		/* u64 timestamp, local_t commit */
@@ -144,22 +145,8 @@ static const struct rdef old_records[] = {
 	{ NULL, 0, { 0 } },
 };
 
-static const char header_page[] =
-	"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
-	"\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
-	"\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
-	"\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;\n";
-
-static const char header_event[] =
-	"# compressed entry header\n"
-	"\ttype_len    :    5 bits\n"
-	"\ttime_delta  :   27 bits\n"
-	"\tarray       :   32 bits\n"
-	"\n"
-	"\tpadding     : type == 29\n"
-	"\ttime_extend : type == 30\n"
-	"\ttime_stamp : type == 31\n"
-	"\tdata max type_len  == 28\n";
+static const char header_page[] = FT_HEADER_PAGE;
+static const char header_event[] = FT_HEADER_EVENT;
 
 static const char cmdlines[] =
 	"4242 qemu-system-x86\n4243 CPU 0/KVM\n4244 CPU 1/KVM\n4250 vhost-4242\n";
@@ -174,11 +161,7 @@ static char *format_text(const struct edef *e)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "name: %s\nID: %d\nformat:\n"
-		"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-		"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-		"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-		"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n", e->name, e->id);
+	fprintf(f, "name: %s\nID: %d\nformat:\n" FT_COMMON_FIELDS, e->name, e->id);
 	for (i = 0; i < 6 && e->f[i].decl; i++)
 		fprintf(f, "\tfield:%s;\toffset:%d;\tsize:%d;\tsigned:%d;\n", e->f[i].decl,
 			e->f[i].offset, e->f[i].size, e->f[i].is_signed);

@@ -6,6 +6,7 @@
 
 #include "synth.h"
 #include "util.h"
+#include "../unit/ftrace_text.h"
 
 /* Alignment of a field as the kernel's struct layout gives it. */
 static int field_align(const char *type, const struct sfield *fl)
@@ -189,11 +190,7 @@ static const char pexit_format[] =
 	"name: sched_process_exit\n"
 	"ID: 369\n"
 	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
+	FT_COMMON_FIELDS
 	"\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n"
 	"\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;\n"
 	"\tfield:int prio;\toffset:28;\tsize:4;\tsigned:1;\n"

@@ -14,6 +14,7 @@
 
 #include "../unit/unit.h"
 #include "tdat.h"
+#include "../unit/ftrace_text.h"
 
 /* Exported by libtracecmd, declared only in its private header. */
 int tracecmd_cpus(struct tracecmd_input *handle);
@@ -27,32 +28,9 @@ int tracecmd_cpus(struct tracecmd_input *handle);
 #define TS_STEP		1000ULL
 #define MAX_TEST_CPUS	8
 
-static const char header_page[] =
-	"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
-	"\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
-	"\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
-	"\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;\n";
-
-static const char header_event[] =
-	"# compressed entry header\n"
-	"\ttype_len    :    5 bits\n"
-	"\ttime_delta  :   27 bits\n"
-	"\tarray       :   32 bits\n\n"
-	"\tpadding     : type == 29\n"
-	"\ttime_extend : type == 30\n"
-	"\ttime_stamp : type == 31\n"
-	"\tdata max type_len  == 28\n";
-
-static const char tick_format[] =
-	"name: tick\nID: 900\nformat:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
-	"\tfield:u64 seq;\toffset:8;\tsize:8;\tsigned:0;\n"
-	"\tfield:unsigned int cpu;\toffset:16;\tsize:4;\tsigned:0;\n"
-	"\tfield:u64 noise;\toffset:20;\tsize:8;\tsigned:0;\n\n"
-	"print fmt: \"seq=%llu cpu=%u noise=%llx\", REC->seq, REC->cpu, REC->noise\n";
+static const char header_page[] = FT_HEADER_PAGE;
+static const char header_event[] = FT_HEADER_EVENT;
+static const char tick_format[] = FT_TICK_FORMAT;
 
 static const char *tmp;
 
