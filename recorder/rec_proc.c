@@ -1,4 +1,4 @@
-/* KVM processes, their threads and helper kthreads from /proc; metadata markers. */
+/* KVM processes, their threads and helper kthreads from /proc; metadata markers; stop signals. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <tracefs.h>
@@ -324,4 +325,31 @@ void markers_fini(struct rec_markers *m)
 		tracefs_print_close(m->inst);
 	pidset_free(&m->vms);
 	pidset_free(&m->tids);
+}
+
+int stop_signals_fd(bool chld, sigset_t *oldmask)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (chld)
+		sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, oldmask) < 0)
+		return -1;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0) {
+		vw_err("signalfd: %s", strerror(errno));
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+const char *stop_signal_name(unsigned int signo)
+{
+	return signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "SIGHUP";
 }

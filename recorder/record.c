@@ -62,22 +62,8 @@ static uint64_t now_ns(void)
  */
 static int signals_setup(struct rec *r)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, &r->oldmask) < 0)
-		return -1;
-	r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (r->sfd < 0) {
-		vw_err("signalfd: %s", strerror(errno));
-		return -1;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
+	r->sfd = stop_signals_fd(true, &r->oldmask);
+	return r->sfd < 0 ? -1 : 0;
 }
 
 /* The COMMAND's process: wait for the go byte, then exec (or report errno). */
@@ -325,8 +311,7 @@ static const char *handle_signals(struct rec *r)
 				stop = "command exited";
 			continue;
 		}
-		stop = si.ssi_signo == SIGINT ? "SIGINT" :
-		       si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGHUP";
+		stop = stop_signal_name(si.ssi_signo);
 	}
 	return stop;
 }

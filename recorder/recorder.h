@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "tdat.h"
@@ -63,6 +64,15 @@ bool proc_has_kvm_vm(int pid);
 void proc_find_kvm(struct pidset *out);
 void proc_threads(int pid, struct pidset *out);
 void proc_find_helpers(const struct pidset *vms, struct pidset *out);
+
+/*
+ * SIGINT, SIGTERM, SIGHUP (and SIGCHLD if @chld) blocked and delivered through
+ * the returned signalfd (non-blocking), which the main loop polls; SIGPIPE
+ * ignored. The mask before goes to @oldmask if given. -1 on failure.
+ */
+int stop_signals_fd(bool chld, sigset_t *oldmask);
+/* The name a stop signal gives as the reason to stop: "SIGINT", ... */
+const char *stop_signal_name(unsigned int signo);
 
 /* The metadata markers, written once per VM and per thread. */
 struct rec_markers {

@@ -232,21 +232,8 @@ static void finish(struct top *tp)
 /* Signals through a signalfd polled by the loops. */
 static int signals_setup(struct top *tp)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	tp->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (tp->sfd < 0) {
-		vw_err("signalfd: %s", strerror(errno));
-		return -1;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
+	tp->sfd = stop_signals_fd(false, NULL);
+	return tp->sfd < 0 ? -1 : 0;
 }
 
 /* Signals and keys since the last look: sets tp->stop. */
@@ -255,8 +242,7 @@ static void check_input(struct top *tp)
 	struct signalfd_siginfo si;
 
 	while (read(tp->sfd, &si, sizeof(si)) == sizeof(si))
-		tp->stop = si.ssi_signo == SIGINT ? "SIGINT" :
-			   si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGHUP";
+		tp->stop = stop_signal_name(si.ssi_signo);
 	if (tp->scr && screen_keys(tp->scr) && !tp->stop)
 		tp->stop = "q";
 }
