@@ -322,6 +322,7 @@ struct analyzer {
 
 	uint64_t first_ts, last_ts;
 	uint64_t events, lost_events;
+	uint64_t lost_unknown;		/* losses whose count is unknown */
 	uint64_t from, to;		/* window, to = UINT64_MAX when open */
 	bool warned_backwards;
 };

@@ -300,6 +300,7 @@ void analyzer_layout(struct analyzer *a, struct vw_result *r)
 	r->end_ns = a->last_ts;
 	r->events = a->events;
 	r->lost_events = a->lost_events;
+	r->lost_unknown = a->lost_unknown;
 	r->cpus = a->ncpus;
 }
 

@@ -61,7 +61,7 @@ static const char *tier_text(const char *tier)
 static void header(const struct out *o, const struct vw_result *r)
 {
 	FILE *f = o->f;
-	char b[32], c[32];
+	char b[32], c[32], more[128];
 
 	fprintf(f, "%s: %s (%llu.%06llu to %llu.%06llu), %llu events on %d CPUs", r->file,
 		dur(b, sizeof(b), r->end_ns - r->start_ns),
@@ -72,10 +72,9 @@ static void header(const struct out *o, const struct vw_result *r)
 		(unsigned long long)r->events, r->cpus);
 	if (r->buffer && *r->buffer)
 		fprintf(f, ", buffer %s", r->buffer);
-	if (r->lost_events || r->corrupt)
-		fprintf(f, ", %llu EVENTS LOST%s (states around the losses are 'unknown')\n",
-			(unsigned long long)r->lost_events,
-			r->corrupt ? " and corrupt pages skipped" : "");
+	if (res_lossy(r))
+		fprintf(f, ", %s (states around the losses are 'unknown')\n",
+			res_loss_text(r, "EVENTS LOST", more, sizeof(more)));
 	else
 		fprintf(f, ", no lost events\n");
 	if (r->has_window) {

@@ -41,6 +41,8 @@ static inline void feed_ev(struct analyzer *a, struct vw_ev *e)
 		if (e->missed > 0)	/* saturating: a corrupt count must not wrap */
 			a->lost_events = (uint64_t)e->missed > UINT64_MAX - a->lost_events ?
 					 UINT64_MAX : a->lost_events + (uint64_t)e->missed;
+		else
+			a->lost_unknown++;
 		on_loss(a, e->cpu, e->ts);
 	}
 	a->cpus[e->cpu].started = true;
@@ -164,6 +166,7 @@ void session_end(struct analyzer *a, struct vw_result *res)
 	res->window_to = a->to == UINT64_MAX ? a->last_ts : a->to;
 	res->events = a->events;
 	res->lost_events = a->lost_events;
+	res->lost_unknown = a->lost_unknown;
 	res->cpus = a->ncpus;
 	evidence_of(a, m, &res->evidence);
 }

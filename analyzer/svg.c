@@ -174,7 +174,7 @@ static void defs(FILE *f)
 
 static void title(FILE *f, const struct vw_result *r, const struct svg_view *w)
 {
-	char a[32], b[32], d[32];
+	char a[32], b[32], d[32], more[128];
 
 	fprintf(f, "<text class=\"title\" x=\"4\" y=\"18\">");
 	svg_text(f, r->file ? r->file : "?");
@@ -182,9 +182,8 @@ static void title(FILE *f, const struct vw_result *r, const struct svg_view *w)
 		fmt_duration(d, sizeof(d), r->end_ns - r->start_ns),
 		svg_secs(a, sizeof(a), r->start_ns, 6), svg_secs(b, sizeof(b), r->end_ns, 6),
 		(unsigned long long)r->events, r->cpus);
-	if (r->lost_events || r->corrupt)
-		fprintf(f, "%llu events lost%s</text>\n", (unsigned long long)r->lost_events,
-			r->corrupt ? " and corrupt pages skipped" : "");
+	if (res_lossy(r))
+		fprintf(f, "%s</text>\n", res_loss_text(r, "events lost", more, sizeof(more)));
 	else
 		fprintf(f, "no lost events</text>\n");
 	fprintf(f, "<text x=\"4\" y=\"36\">");

@@ -603,3 +603,26 @@ void res_free(struct vw_result *r)
 	free(r->evidence.missing);
 	memset(r, 0, sizeof(*r));
 }
+
+bool res_lossy(const struct vw_result *r)
+{
+	return r->lost_events || r->lost_unknown || r->corrupt;
+}
+
+const char *res_loss_text(const struct vw_result *r, const char *lost, char *buf, size_t len)
+{
+	unsigned long long k = r->lost_unknown;
+	int n;
+
+	if (!k)
+		n = snprintf(buf, len, "%llu %s", (unsigned long long)r->lost_events, lost);
+	else if (!r->lost_events)
+		n = snprintf(buf, len, "%s (count unknown) at %llu point%s", lost, k,
+			     k > 1 ? "s" : "");
+	else
+		n = snprintf(buf, len, "%llu %s, and more of unknown count at %llu point%s",
+			     (unsigned long long)r->lost_events, lost, k, k > 1 ? "s" : "");
+	if (r->corrupt && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " and corrupt pages skipped");
+	return buf;
+}

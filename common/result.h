@@ -254,6 +254,7 @@ struct vw_result {
 	uint64_t window_from, window_to;	/* --from/--to, absolute ns */
 	uint64_t events;
 	uint64_t lost_events;
+	uint64_t lost_unknown;	/* losses of unknown count (not in lost_events) */
 	uint64_t corrupt;	/* corrupt pages or chunks skipped */
 	int cpus;
 	struct vw_evidence evidence;
@@ -297,6 +298,10 @@ static inline void res_add_state(struct vw_vcpu *v, enum vw_state state, uint64_
 
 /* Sort everything into the canonical order used by every output. */
 void res_finish(struct vw_result *r);
+/* Were events lost or skipped? */
+bool res_lossy(const struct vw_result *r);
+/* "N @lost" (@lost: "events lost"), losses of unknown count, corrupt pages: for a header. */
+const char *res_loss_text(const struct vw_result *r, const char *lost, char *buf, size_t len);
 /* Per-VM totals: every vCPU's counters summed (caller frees with res_vcpu_free). */
 struct vw_vcpu *res_vm_totals(const struct vw_vm *vm);
 

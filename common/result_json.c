@@ -246,9 +246,10 @@ void res_write_json(const struct vw_result *r, FILE *f)
 			(unsigned long long)r->window_from, (unsigned long long)r->window_to);
 	else
 		fprintf(f, "null");
-	fprintf(f, ",\"events\":%llu,\"lost_events\":%llu,\"corrupt\":%llu,\"cpus\":%d,"
-		"\n  \"evidence\":{\"tier\":", (unsigned long long)r->events,
-		(unsigned long long)r->lost_events, (unsigned long long)r->corrupt, r->cpus);
+	fprintf(f, ",\"events\":%llu,\"lost_events\":%llu,\"lost_unknown\":%llu,\"corrupt\":%llu,"
+		"\"cpus\":%d,\n  \"evidence\":{\"tier\":", (unsigned long long)r->events,
+		(unsigned long long)r->lost_events, (unsigned long long)r->lost_unknown,
+		(unsigned long long)r->corrupt, r->cpus);
 	json_str(f, r->evidence.tier[0] ? r->evidence.tier : "unknown");
 	fprintf(f, ",\"recorded\":[");
 	json_list(f, r->evidence.recorded, r->evidence.nr_recorded);

@@ -195,6 +195,15 @@ mkdir -p "$T/nofile"
 check_rc "no file, and no ./trace.dat" 1 sh -c 'cd "$1" && exec "$2" analyze' sh "$T/nofile" "$VMWAIT"
 check_rc "unknown option" 2 "$VMWAIT" analyze --frobnicate "$b.dat"
 
+# Events lost without a stored count: no number is made up, and the header
+# does not say "no lost events".
+"$SYNTH" "$SCN/lost-unstored.scn" -o "$T/lu.dat" -t /dev/null 2> /dev/null
+check_eq "loss of unknown count: text header" \
+	"22 events on 4 CPUs, EVENTS LOST (count unknown) at 1 point (states around the losses are 'unknown')" \
+	"$("$VMWAIT" analyze "$T/lu.dat" 2> /dev/null | head -n 1 | sed 's/.*), //')"
+check_eq "loss of unknown count: JSON" '"lost_events":0,"lost_unknown":1,"corrupt":0' \
+	"$("$VMWAIT" analyze --json "$T/lu.dat" 2> /dev/null | grep -o '"lost_events":[^c]*"corrupt":[0-9]*')"
+
 # 10. The trace shipped for the demo (recorded with vmwait record on tests/vmm):
 #     the analysis is stable, and its waits are the workload's own.
 same "shipped demo trace" tests/data/demo.dat tests/data/demo.expected.json

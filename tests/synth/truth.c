@@ -307,6 +307,8 @@ void truth_lost(struct struth *t, uint64_t ts, int cpu, int64_t count)
 
 	if (count > 0)
 		t->res->lost_events += count;
+	else
+		t->res->lost_unknown++;
 	for (int i = 0; i < t->nr_list; i++) {
 		struct tthread *th = t->list[i];
 
